@@ -1,0 +1,231 @@
+//! Activation functions and their derivatives.
+//!
+//! An elementwise activation `a = f(z)` is a zero-sized type implementing
+//! [`Activation`]; its backward pass is rule 7, `∂l/∂z = ∂l/∂a ⊗ f′(z)`
+//! ([`activation_backward_into`]). Softmax acts on whole rows and has its own
+//! functions ([`softmax_rows_into`], [`softmax_backward_into`]).
+
+use crate::{Matrix, Scalar};
+
+/// An elementwise activation function `a = f(z)`.
+pub trait Activation {
+    /// The name used in the `network!` macro (`"relu"`, …).
+    const NAME: &'static str;
+    /// `f(z)`.
+    fn apply<T: Scalar>(z: T) -> T;
+    /// `f′(z)`, given both `z` and `a = f(z)` so that each function can use
+    /// the cheaper one (sigmoid′ = a(1 − a), tanh′ = 1 − a²).
+    fn derivative<T: Scalar>(z: T, a: T) -> T;
+}
+
+/// `f(z) = z`; `f′ = 1`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Identity;
+/// `f(z) = 1 / (1 + e^(−z))`; `f′ = a(1 − a)`. Computed without overflow
+/// for any `z`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sigmoid;
+/// `f(z) = tanh z`; `f′ = 1 − a²`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tanh;
+/// `f(z) = max(z, 0)`; `f′(z) = 1` for `z > 0`, else 0 (so `relu′(0) = 0`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Relu;
+/// `f(z) = z` for `z > 0`, else `0.01·z`; `f′` is 1 or 0.01 (0.01 at 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeakyRelu;
+
+/// The slope of [`LeakyRelu`] for negative inputs.
+pub const LEAKY_RELU_SLOPE: f64 = 0.01;
+
+impl Activation for Identity {
+    const NAME: &'static str = "identity";
+    #[inline(always)]
+    fn apply<T: Scalar>(z: T) -> T {
+        z
+    }
+    #[inline(always)]
+    fn derivative<T: Scalar>(_z: T, _a: T) -> T {
+        T::ONE
+    }
+}
+
+impl Activation for Sigmoid {
+    const NAME: &'static str = "sigmoid";
+    #[inline(always)]
+    fn apply<T: Scalar>(z: T) -> T {
+        sigmoid(z)
+    }
+    #[inline(always)]
+    fn derivative<T: Scalar>(_z: T, a: T) -> T {
+        a * (T::ONE - a)
+    }
+}
+
+impl Activation for Tanh {
+    const NAME: &'static str = "tanh";
+    #[inline(always)]
+    fn apply<T: Scalar>(z: T) -> T {
+        z.tanh()
+    }
+    #[inline(always)]
+    fn derivative<T: Scalar>(_z: T, a: T) -> T {
+        T::ONE - a * a
+    }
+}
+
+impl Activation for Relu {
+    const NAME: &'static str = "relu";
+    #[inline(always)]
+    fn apply<T: Scalar>(z: T) -> T {
+        // Written so that NaN propagates (`max` with 0 would hide it).
+        if z > T::ZERO || z.is_nan() {
+            z
+        } else {
+            T::ZERO
+        }
+    }
+    #[inline(always)]
+    fn derivative<T: Scalar>(z: T, _a: T) -> T {
+        if z > T::ZERO {
+            T::ONE
+        } else {
+            T::ZERO
+        }
+    }
+}
+
+impl Activation for LeakyRelu {
+    const NAME: &'static str = "leaky_relu";
+    #[inline(always)]
+    fn apply<T: Scalar>(z: T) -> T {
+        if z > T::ZERO {
+            z
+        } else {
+            z * T::from_f64(LEAKY_RELU_SLOPE)
+        }
+    }
+    #[inline(always)]
+    fn derivative<T: Scalar>(z: T, _a: T) -> T {
+        if z > T::ZERO {
+            T::ONE
+        } else {
+            T::from_f64(LEAKY_RELU_SLOPE)
+        }
+    }
+}
+
+/// The logistic function `1 / (1 + e^(−z))`, stable for any `z`.
+#[inline(always)]
+#[must_use]
+pub fn sigmoid<T: Scalar>(z: T) -> T {
+    if z >= T::ZERO {
+        T::ONE / (T::ONE + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (T::ONE + e)
+    }
+}
+
+/// `a = f(z)` elementwise.
+#[inline]
+pub fn activate_into<F: Activation, T: Scalar, const B: usize, const N: usize>(
+    z: &Matrix<T, B, N>,
+    a: &mut Matrix<T, B, N>,
+) {
+    for (a, &z) in a.as_mut_slice().iter_mut().zip(z.as_slice()) {
+        *a = F::apply(z);
+    }
+}
+
+/// Rule 7: `∂l/∂z = ∂l/∂a ⊗ f′(z)`, the Jacobian of an elementwise function
+/// being `diag(f′(z))`. Shapes: all four are `B×N`.
+#[inline]
+pub fn activation_backward_into<F: Activation, T: Scalar, const B: usize, const N: usize>(
+    dl_da: &Matrix<T, B, N>,
+    z: &Matrix<T, B, N>,
+    a: &Matrix<T, B, N>,
+    dl_dz: &mut Matrix<T, B, N>,
+) {
+    let out = dl_dz.as_mut_slice().iter_mut();
+    let inputs = dl_da.as_slice().iter().zip(z.as_slice()).zip(a.as_slice());
+    for (out, ((&g, &z), &a)) in out.zip(inputs) {
+        *out = g * F::derivative(z, a);
+    }
+}
+
+/// Row-wise softmax `s_ij = e^(z_ij − m_i) / Σ_k e^(z_ik − m_i)` with `m_i`
+/// the row maximum, so no `exp` overflows (logits of ±1000 are fine).
+pub fn softmax_rows_into<T: Scalar, const B: usize, const N: usize>(
+    z: &Matrix<T, B, N>,
+    s: &mut Matrix<T, B, N>,
+) {
+    for (s_row, z_row) in s.rows_mut().zip(z.rows()) {
+        let max = z_row.iter().fold(z_row[0], |m, &x| m.max(x));
+        let mut total = T::ZERO;
+        for (s, &z) in s_row.iter_mut().zip(z_row) {
+            *s = (z - max).exp();
+            total += *s;
+        }
+        let inv = T::ONE / total;
+        for s in s_row.iter_mut() {
+            *s *= inv;
+        }
+    }
+}
+
+/// Row-wise softmax, allocating.
+#[must_use]
+pub fn softmax_rows<T: Scalar, const B: usize, const N: usize>(
+    z: &Matrix<T, B, N>,
+) -> Matrix<T, B, N> {
+    let mut s = Matrix::zeros();
+    softmax_rows_into(z, &mut s);
+    s
+}
+
+/// Row-wise log-softmax `z_ij − m_i − ln Σ_k e^(z_ik − m_i)` (log-sum-exp).
+pub fn log_softmax_rows_into<T: Scalar, const B: usize, const N: usize>(
+    z: &Matrix<T, B, N>,
+    out: &mut Matrix<T, B, N>,
+) {
+    for (o_row, z_row) in out.rows_mut().zip(z.rows()) {
+        let lse = log_sum_exp(z_row);
+        for (o, &z) in o_row.iter_mut().zip(z_row) {
+            *o = z - lse;
+        }
+    }
+}
+
+/// `ln Σ e^(x_k)`, computed as `m + ln Σ e^(x_k − m)` with `m = max x`.
+#[must_use]
+pub fn log_sum_exp<T: Scalar>(xs: &[T]) -> T {
+    let Some(&first) = xs.first() else {
+        return T::from_f64(f64::NEG_INFINITY);
+    };
+    let max = xs.iter().fold(first, |m, &x| m.max(x));
+    if !max.is_finite() {
+        return max;
+    }
+    let total = xs.iter().fold(T::ZERO, |acc, &x| acc + (x - max).exp());
+    max + total.ln()
+}
+
+/// Backward through a row-wise softmax `s = softmax(z)`:
+/// `∂l/∂z = s ⊗ (∂l/∂s − (∂l/∂s · s) 1)` per row, which is the row times the
+/// Jacobian `diag(s) − s sᵀ` without forming it.
+pub fn softmax_backward_into<T: Scalar, const B: usize, const N: usize>(
+    s: &Matrix<T, B, N>,
+    dl_ds: &Matrix<T, B, N>,
+    dl_dz: &mut Matrix<T, B, N>,
+) {
+    for ((out, s_row), g_row) in dl_dz.rows_mut().zip(s.rows()).zip(dl_ds.rows()) {
+        let inner = s_row
+            .iter()
+            .zip(g_row)
+            .fold(T::ZERO, |acc, (&s, &g)| acc + s * g);
+        for ((o, &s), &g) in out.iter_mut().zip(s_row).zip(g_row) {
+            *o = s * (g - inner);
+        }
+    }
+}

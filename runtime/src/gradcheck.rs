@@ -1,0 +1,1 @@
+//! Gradient checking by central finite differences in `f64`.

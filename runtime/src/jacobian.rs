@@ -1,0 +1,1 @@
+//! Explicit Jacobians, for inspection and teaching.

@@ -1,0 +1,107 @@
+//! Matrix-product kernels on row-major slices.
+//!
+//! [`gemm_portable`] is plain Rust written so that LLVM vectorizes it: the
+//! inner loops run along contiguous rows (axpy form) or keep several
+//! independent accumulators (dot form).
+
+use crate::Scalar;
+
+/// Independent accumulators in the dot-product form; enough to hide the
+/// latency of the adds and let LLVM vectorize.
+const LANES: usize = 8;
+
+/// `c (m×n) = op(a) · op(b)` (or `+=` when `accumulate`), see [`Scalar::gemm`].
+///
+/// # Panics
+/// When a slice is shorter than the dimensions say.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_portable<T: Scalar>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    a_transposed: bool,
+    b: &[T],
+    b_transposed: bool,
+    c: &mut [T],
+    accumulate: bool,
+) {
+    let (a, b, c) = (&a[..m * k], &b[..k * n], &mut c[..m * n]);
+    if !accumulate {
+        c.fill(T::ZERO);
+    }
+    match (a_transposed, b_transposed) {
+        // c[i, :] += a[i, p] · b[p, :]
+        (false, false) => {
+            for (c_row, a_row) in c.chunks_exact_mut(n).zip(a.chunks_exact(k)) {
+                for (&a_ip, b_row) in a_row.iter().zip(b.chunks_exact(n)) {
+                    axpy(a_ip, b_row, c_row);
+                }
+            }
+        }
+        // a is k×m: c[i, :] += a[p, i] · b[p, :]
+        (true, false) => {
+            for (a_row, b_row) in a.chunks_exact(m).zip(b.chunks_exact(n)) {
+                for (&a_pi, c_row) in a_row.iter().zip(c.chunks_exact_mut(n)) {
+                    axpy(a_pi, b_row, c_row);
+                }
+            }
+        }
+        // b is n×k: c[i, j] += a[i, :] · b[j, :]
+        (false, true) => {
+            for (c_row, a_row) in c.chunks_exact_mut(n).zip(a.chunks_exact(k)) {
+                for (c_ij, b_row) in c_row.iter_mut().zip(b.chunks_exact(k)) {
+                    *c_ij += dot(a_row, b_row);
+                }
+            }
+        }
+        // both transposed: c[i, j] += Σ_p a[p, i] · b[j, p]
+        (true, true) => {
+            for i in 0..m {
+                for j in 0..n {
+                    let mut sum = T::ZERO;
+                    for p in 0..k {
+                        sum += a[p * m + i] * b[j * k + p];
+                    }
+                    c[i * n + j] += sum;
+                }
+            }
+        }
+    }
+}
+
+/// `y += alpha · x`.
+#[inline(always)]
+pub fn axpy<T: Scalar>(alpha: T, x: &[T], y: &mut [T]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y += alpha * x;
+    }
+}
+
+/// `x · y` with [`LANES`] independent accumulators.
+#[inline(always)]
+pub fn dot<T: Scalar>(x: &[T], y: &[T]) -> T {
+    let len = x.len().min(y.len());
+    let (x, y) = (&x[..len], &y[..len]);
+    let mut acc = [T::ZERO; LANES];
+    let mut xs = x.chunks_exact(LANES);
+    let mut ys = y.chunks_exact(LANES);
+    for (xc, yc) in (&mut xs).zip(&mut ys) {
+        for l in 0..LANES {
+            acc[l] += xc[l] * yc[l];
+        }
+    }
+    let mut sum = T::ZERO;
+    for (&x, &y) in xs.remainder().iter().zip(ys.remainder()) {
+        sum += x * y;
+    }
+    // Pairwise reduction of the accumulators.
+    let mut width = LANES;
+    while width > 1 {
+        width /= 2;
+        for l in 0..width {
+            acc[l] += acc[l + width];
+        }
+    }
+    acc[0] + sum
+}

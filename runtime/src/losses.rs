@@ -1,0 +1,210 @@
+//! Losses, each returning the loss and, when asked, its gradient.
+//!
+//! Conventions (the gradients follow from them):
+//!
+//! | loss | value | gradient |
+//! | --- | --- | --- |
+//! | [`sse`] | `Σ (a − y)²` over all entries | `2 (A − Y)` |
+//! | [`mse`] | `Σ (a − y)² / (B·N)` (mean over all entries) | `2 (A − Y) / (B·N)` |
+//! | [`binary_cross_entropy`] | `−Σ [y ln a + (1 − y) ln(1 − a)] / (B·N)` | `(A − Y) / (A ⊗ (1 − A)) / (B·N)` |
+//! | [`sigmoid_binary_cross_entropy`] | the same of `a = σ(z)`, from logits | `(A − Y) / (B·N)` w.r.t. the logits |
+//! | [`cross_entropy`] | `−Σ y ln a / B` (mean over the batch) | `−Y / A / B` |
+//! | [`softmax_cross_entropy`] | the same of `a = softmax(z)`, from logits | `(A − Y) / B` w.r.t. the logits |
+//!
+//! No `½` in the squared errors. The fused forms (`sigmoid_…`, `softmax_…`)
+//! work on logits with log-sum-exp, so they stay finite for logits of ±1000,
+//! and they also write the activation `A` they computed. Targets are a
+//! [`Matrix`] or [`ClassLabels`](crate::ClassLabels), see [`Targets`]. The
+//! gradient argument is optional: pass `None` to compute the loss only.
+
+use crate::{Matrix, Scalar, Targets};
+
+/// Sum of squared errors, `Σ (a − y)²`; gradient `2 (A − Y)`.
+pub fn sse<T: Scalar, Y: Targets<T, B, N> + ?Sized, const B: usize, const N: usize>(
+    a: &Matrix<T, B, N>,
+    y: &Y,
+    dl_da: Option<&mut Matrix<T, B, N>>,
+) -> T {
+    squared_error(a, y, dl_da, T::ONE)
+}
+
+/// Mean squared error over all `B·N` entries; gradient `2 (A − Y) / (B·N)`.
+pub fn mse<T: Scalar, Y: Targets<T, B, N> + ?Sized, const B: usize, const N: usize>(
+    a: &Matrix<T, B, N>,
+    y: &Y,
+    dl_da: Option<&mut Matrix<T, B, N>>,
+) -> T {
+    squared_error(a, y, dl_da, T::ONE / T::from_usize(B * N))
+}
+
+fn squared_error<T: Scalar, Y: Targets<T, B, N> + ?Sized, const B: usize, const N: usize>(
+    a: &Matrix<T, B, N>,
+    y: &Y,
+    mut dl_da: Option<&mut Matrix<T, B, N>>,
+    weight: T,
+) -> T {
+    let two_w = (T::ONE + T::ONE) * weight;
+    let mut total = T::ZERO;
+    for i in 0..B {
+        for j in 0..N {
+            let d = a.as_slice()[i * N + j] - y.value(i, j);
+            total += d * d;
+            if let Some(g) = dl_da.as_deref_mut() {
+                g.as_mut_slice()[i * N + j] = two_w * d;
+            }
+        }
+    }
+    total * weight
+}
+
+/// Binary cross-entropy on probabilities `a ∈ (0, 1)`, mean over all `B·N`
+/// entries. Probabilities are clamped to `[ε, 1 − ε]` (ε = 1e-7 for `f32`,
+/// 1e-15 for `f64`) before the logarithms; prefer
+/// [`sigmoid_binary_cross_entropy`] on logits, which needs no clamp.
+pub fn binary_cross_entropy<
+    T: Scalar,
+    Y: Targets<T, B, N> + ?Sized,
+    const B: usize,
+    const N: usize,
+>(
+    a: &Matrix<T, B, N>,
+    y: &Y,
+    mut dl_da: Option<&mut Matrix<T, B, N>>,
+) -> T {
+    let eps = probability_floor::<T>();
+    let inv = T::ONE / T::from_usize(B * N);
+    let mut total = T::ZERO;
+    for i in 0..B {
+        for j in 0..N {
+            let p = a.as_slice()[i * N + j].max(eps).min(T::ONE - eps);
+            let t = y.value(i, j);
+            total -= t * p.ln() + (T::ONE - t) * (T::ONE - p).ln();
+            if let Some(g) = dl_da.as_deref_mut() {
+                g.as_mut_slice()[i * N + j] = (p - t) / (p * (T::ONE - p)) * inv;
+            }
+        }
+    }
+    total * inv
+}
+
+/// Sigmoid followed by binary cross-entropy, from logits `z`, mean over all
+/// `B·N` entries: per entry `max(z, 0) − z·y + ln(1 + e^(−|z|))`, finite for
+/// any finite `z`. Writes `a = σ(z)` and, when asked, `∂l/∂z = (A − Y)/(B·N)`.
+pub fn sigmoid_binary_cross_entropy<
+    T: Scalar,
+    Y: Targets<T, B, N> + ?Sized,
+    const B: usize,
+    const N: usize,
+>(
+    z: &Matrix<T, B, N>,
+    y: &Y,
+    a: &mut Matrix<T, B, N>,
+    mut dl_dz: Option<&mut Matrix<T, B, N>>,
+) -> T {
+    let inv = T::ONE / T::from_usize(B * N);
+    let mut total = T::ZERO;
+    for i in 0..B {
+        for j in 0..N {
+            let k = i * N + j;
+            let (zk, t) = (z.as_slice()[k], y.value(i, j));
+            total += zk.max(T::ZERO) - zk * t + (-zk.abs()).exp().ln_1p();
+            let ak = crate::activations::sigmoid(zk);
+            a.as_mut_slice()[k] = ak;
+            if let Some(g) = dl_dz.as_deref_mut() {
+                g.as_mut_slice()[k] = (ak - t) * inv;
+            }
+        }
+    }
+    total * inv
+}
+
+/// Cross-entropy on probabilities, `−Σ y ln a / B`; gradient `−Y / A / B`.
+/// Probabilities are clamped below at ε as in [`binary_cross_entropy`];
+/// prefer [`softmax_cross_entropy`] on logits.
+pub fn cross_entropy<T: Scalar, Y: Targets<T, B, N> + ?Sized, const B: usize, const N: usize>(
+    a: &Matrix<T, B, N>,
+    y: &Y,
+    mut dl_da: Option<&mut Matrix<T, B, N>>,
+) -> T {
+    let eps = probability_floor::<T>();
+    let inv = T::ONE / T::from_usize(B);
+    let mut total = T::ZERO;
+    for i in 0..B {
+        for j in 0..N {
+            let p = a.as_slice()[i * N + j].max(eps);
+            let t = y.value(i, j);
+            if t != T::ZERO {
+                total -= t * p.ln();
+            }
+            if let Some(g) = dl_da.as_deref_mut() {
+                g.as_mut_slice()[i * N + j] = -t / p * inv;
+            }
+        }
+    }
+    total * inv
+}
+
+/// Softmax followed by cross-entropy, from logits `z`, mean over the batch:
+/// per row `Σ_j y_j (lse(z) − z_j)` with `lse` the log-sum-exp, finite for
+/// logits of ±1000. Writes `a = softmax(z)` and, when asked,
+/// `∂l/∂z = (A·(Σ_j y_j) − Y)/B`, which is `(A − Y)/B` for one-hot rows and
+/// class labels.
+pub fn softmax_cross_entropy<
+    T: Scalar,
+    Y: Targets<T, B, N> + ?Sized,
+    const B: usize,
+    const N: usize,
+>(
+    z: &Matrix<T, B, N>,
+    y: &Y,
+    a: &mut Matrix<T, B, N>,
+    mut dl_dz: Option<&mut Matrix<T, B, N>>,
+) -> T {
+    crate::activations::softmax_rows_into(z, a);
+    let inv = T::ONE / T::from_usize(B);
+    let mut total = T::ZERO;
+    let labels = y.class_indices();
+    for i in 0..B {
+        let z_row = z.row(i);
+        let lse = crate::activations::log_sum_exp(z_row);
+        match labels {
+            Some(labels) => {
+                let c = labels[i];
+                total += lse - z_row[c];
+                if let Some(g) = dl_dz.as_deref_mut() {
+                    let g_row = g.row_mut(i);
+                    for (gj, &aj) in g_row.iter_mut().zip(a.row(i)) {
+                        *gj = aj * inv;
+                    }
+                    g_row[c] -= inv;
+                }
+            }
+            None => {
+                let mut mass = T::ZERO;
+                for (j, &zj) in z_row.iter().enumerate() {
+                    let t = y.value(i, j);
+                    if t != T::ZERO {
+                        total += t * (lse - zj);
+                    }
+                    mass += t;
+                }
+                if let Some(g) = dl_dz.as_deref_mut() {
+                    let g_row = g.row_mut(i);
+                    for (j, (gj, &aj)) in g_row.iter_mut().zip(a.row(i)).enumerate() {
+                        *gj = (aj * mass - y.value(i, j)) * inv;
+                    }
+                }
+            }
+        }
+    }
+    total * inv
+}
+
+/// The smallest probability taken inside a logarithm.
+fn probability_floor<T: Scalar>() -> T {
+    if T::EPSILON.to_f64() < 1e-10 {
+        T::from_f64(1e-15)
+    } else {
+        T::from_f64(1e-7)
+    }
+}

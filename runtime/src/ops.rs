@@ -1,0 +1,230 @@
+//! Products and reductions of [`Matrix`]: the operations the rules need.
+//!
+//! Every product has an allocating form (a method returning a new matrix) and
+//! an `_into` form that overwrites an output you own, and an `_acc` form that
+//! adds to it; the generated networks use the last two so a training step
+//! allocates nothing. Transposed operands are never materialised.
+
+use crate::{Matrix, RowVector, Scalar};
+
+impl<T: Scalar, const R: usize, const K: usize> Matrix<T, R, K> {
+    /// The product `A·B` (`R×K · K×C → R×C`).
+    ///
+    /// Covers `W·x` for a column vector `x` (`C = 1`) and `x·W` for a row
+    /// vector `x` (`R = 1`).
+    #[must_use]
+    pub fn matmul<const C: usize>(&self, b: &Matrix<T, K, C>) -> Matrix<T, R, C> {
+        let mut out = Matrix::zeros();
+        matmul_into(self, b, &mut out);
+        out
+    }
+
+    /// The product `A·Bᵀ` (`R×K · (C×K)ᵀ → R×C`), without forming `Bᵀ`.
+    ///
+    /// This is the dense forward pass `Z = X·Wᵀ` with weights stored out×in.
+    #[must_use]
+    pub fn matmul_t<const C: usize>(&self, b: &Matrix<T, C, K>) -> Matrix<T, R, C> {
+        let mut out = Matrix::zeros();
+        matmul_t_into(self, b, &mut out);
+        out
+    }
+}
+
+impl<T: Scalar, const K: usize, const R: usize> Matrix<T, K, R> {
+    /// The product `Aᵀ·B` (`(K×R)ᵀ · K×C → R×C`), without forming `Aᵀ`.
+    ///
+    /// This is the weight gradient of a batch, `∂l/∂W = (∂l/∂Z)ᵀ·X` (rule 5).
+    #[must_use]
+    pub fn t_matmul<const C: usize>(&self, b: &Matrix<T, K, C>) -> Matrix<T, R, C> {
+        let mut out = Matrix::zeros();
+        t_matmul_into(self, b, &mut out);
+        out
+    }
+}
+
+/// `out = A·B` (`R×K · K×C`).
+#[inline]
+pub fn matmul_into<T: Scalar, const R: usize, const K: usize, const C: usize>(
+    a: &Matrix<T, R, K>,
+    b: &Matrix<T, K, C>,
+    out: &mut Matrix<T, R, C>,
+) {
+    T::gemm(
+        R,
+        C,
+        K,
+        a.as_slice(),
+        false,
+        b.as_slice(),
+        false,
+        out.as_mut_slice(),
+        false,
+    );
+}
+
+/// `out += A·B` (`R×K · K×C`).
+#[inline]
+pub fn matmul_acc<T: Scalar, const R: usize, const K: usize, const C: usize>(
+    a: &Matrix<T, R, K>,
+    b: &Matrix<T, K, C>,
+    out: &mut Matrix<T, R, C>,
+) {
+    T::gemm(
+        R,
+        C,
+        K,
+        a.as_slice(),
+        false,
+        b.as_slice(),
+        false,
+        out.as_mut_slice(),
+        true,
+    );
+}
+
+/// `out = Aᵀ·B` (`(K×R)ᵀ · K×C`).
+#[inline]
+pub fn t_matmul_into<T: Scalar, const K: usize, const R: usize, const C: usize>(
+    a: &Matrix<T, K, R>,
+    b: &Matrix<T, K, C>,
+    out: &mut Matrix<T, R, C>,
+) {
+    T::gemm(
+        R,
+        C,
+        K,
+        a.as_slice(),
+        true,
+        b.as_slice(),
+        false,
+        out.as_mut_slice(),
+        false,
+    );
+}
+
+/// `out += Aᵀ·B` (`(K×R)ᵀ · K×C`).
+#[inline]
+pub fn t_matmul_acc<T: Scalar, const K: usize, const R: usize, const C: usize>(
+    a: &Matrix<T, K, R>,
+    b: &Matrix<T, K, C>,
+    out: &mut Matrix<T, R, C>,
+) {
+    T::gemm(
+        R,
+        C,
+        K,
+        a.as_slice(),
+        true,
+        b.as_slice(),
+        false,
+        out.as_mut_slice(),
+        true,
+    );
+}
+
+/// `out = A·Bᵀ` (`R×K · (C×K)ᵀ`).
+#[inline]
+pub fn matmul_t_into<T: Scalar, const R: usize, const K: usize, const C: usize>(
+    a: &Matrix<T, R, K>,
+    b: &Matrix<T, C, K>,
+    out: &mut Matrix<T, R, C>,
+) {
+    T::gemm(
+        R,
+        C,
+        K,
+        a.as_slice(),
+        false,
+        b.as_slice(),
+        true,
+        out.as_mut_slice(),
+        false,
+    );
+}
+
+/// `out += A·Bᵀ` (`R×K · (C×K)ᵀ`).
+#[inline]
+pub fn matmul_t_acc<T: Scalar, const R: usize, const K: usize, const C: usize>(
+    a: &Matrix<T, R, K>,
+    b: &Matrix<T, C, K>,
+    out: &mut Matrix<T, R, C>,
+) {
+    T::gemm(
+        R,
+        C,
+        K,
+        a.as_slice(),
+        false,
+        b.as_slice(),
+        true,
+        out.as_mut_slice(),
+        true,
+    );
+}
+
+/// The outer product `x·yᵀ` of two column vectors (`M×1 · (N×1)ᵀ → M×N`).
+#[must_use]
+pub fn outer<T: Scalar, const M: usize, const N: usize>(
+    x: &Matrix<T, M, 1>,
+    y: &Matrix<T, N, 1>,
+) -> Matrix<T, M, N> {
+    Matrix::from_fn(|i, j| x.as_slice()[i] * y.as_slice()[j])
+}
+
+/// `z ← z + 1·bᵀ`: adds the row vector `b` to every row of `z` (the bias of a
+/// dense layer on a batch).
+#[inline]
+pub fn add_row_broadcast<T: Scalar, const B: usize, const N: usize>(
+    z: &mut Matrix<T, B, N>,
+    bias: &RowVector<T, N>,
+) {
+    let bias = bias.row(0);
+    for row in z.rows_mut() {
+        for (z, &b) in row.iter_mut().zip(bias) {
+            *z += b;
+        }
+    }
+}
+
+/// `out = 1ᵀ·A`: the sum of each column, a row vector. This is the gradient
+/// of a bias added to every row: `∂l/∂b = 1ᵀ·∂l/∂Z`.
+#[inline]
+pub fn column_sums_into<T: Scalar, const B: usize, const N: usize>(
+    a: &Matrix<T, B, N>,
+    out: &mut RowVector<T, N>,
+) {
+    out.fill(T::ZERO);
+    column_sums_acc(a, out);
+}
+
+/// `out += 1ᵀ·A` (see [`column_sums_into`]).
+#[inline]
+pub fn column_sums_acc<T: Scalar, const B: usize, const N: usize>(
+    a: &Matrix<T, B, N>,
+    out: &mut RowVector<T, N>,
+) {
+    let sums = out.row_mut(0);
+    for row in a.rows() {
+        for (s, &x) in sums.iter_mut().zip(row) {
+            *s += x;
+        }
+    }
+}
+
+impl<T: Scalar, const B: usize, const N: usize> Matrix<T, B, N> {
+    /// `1ᵀ·A`: the sum of each column, as a row vector.
+    #[must_use]
+    pub fn column_sums(&self) -> RowVector<T, N> {
+        let mut out = Matrix::zeros();
+        column_sums_into(self, &mut out);
+        out
+    }
+
+    /// `A + 1·bᵀ`: the row vector `b` added to every row.
+    #[must_use]
+    pub fn add_row(&self, bias: &RowVector<T, N>) -> Self {
+        let mut out = self.clone();
+        add_row_broadcast(&mut out, bias);
+        out
+    }
+}

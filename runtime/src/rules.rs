@@ -1,0 +1,131 @@
+//! The tensor-derivative rules 0 to 7 of backpropagation, one function each.
+//!
+//! Two forms are used. The *column form* stacks samples as columns,
+//! `Y = W·X` (`W: M×N`, `X: N×B`, `Y: M×B`). The *row-batch form* is the one
+//! the networks use: samples are rows and weights are out×in, so a dense layer
+//! is `Z = X·Wᵀ + 1·bᵀ` (`X: B×N`, `W: M×N`, `Z: B×M`). The same rule reads
+//! differently in each; both are given, with their shapes.
+//!
+//! **Rule 0 (shape)** is a type, not a function: the gradient of the scalar
+//! loss with respect to a `Matrix<T, R, C>` parameter is a `Matrix<T, R, C>`,
+//! which is why every network's gradients struct has exactly the network's
+//! fields and types.
+
+use crate::activations::{activation_backward_into, Activation};
+use crate::{ColVector, Matrix, RowVector, Scalar};
+
+/// Rule 1: column vectors, `y = W·x` ⇒ `∂y/∂x = W`.
+///
+/// The Jacobian is `M×N`: one row per output `y_i`, one column per input
+/// `x_j`, and entry `(i, j)` is `∂y_i/∂x_j = W_ij`.
+#[must_use]
+pub fn rule1_jacobian_wx<T: Scalar, const M: usize, const N: usize>(
+    w: &Matrix<T, M, N>,
+) -> Matrix<T, M, N> {
+    w.clone()
+}
+
+/// Rule 2: row vectors, `y = x·W` (`x: 1×N`, `W: N×M`, `y: 1×M`) ⇒
+/// `∂y/∂x = Wᵀ`, an `M×N` Jacobian (rows for `y`, columns for `x`).
+#[must_use]
+pub fn rule2_jacobian_xw<T: Scalar, const N: usize, const M: usize>(
+    w: &Matrix<T, N, M>,
+) -> Matrix<T, M, N> {
+    w.transpose()
+}
+
+/// Rule 3: column vectors, `y = W·x` (`W: M×N`) ⇒ `∂l/∂W = ∂l/∂y · xᵀ`,
+/// an outer product `M×1 · 1×N = M×N`, the shape of `W` (rule 0).
+#[must_use]
+pub fn rule3_weight_grad_wx<T: Scalar, const M: usize, const N: usize>(
+    dl_dy: &ColVector<T, M>,
+    x: &ColVector<T, N>,
+) -> Matrix<T, M, N> {
+    crate::ops::outer(dl_dy, x)
+}
+
+/// Rule 4: row vectors, `y = x·W` (`x: 1×N`, `W: N×M`) ⇒
+/// `∂l/∂W = xᵀ · ∂l/∂y`, `N×1 · 1×M = N×M`, the shape of `W`.
+#[must_use]
+pub fn rule4_weight_grad_xw<T: Scalar, const N: usize, const M: usize>(
+    x: &RowVector<T, N>,
+    dl_dy: &RowVector<T, M>,
+) -> Matrix<T, N, M> {
+    x.t_matmul(dl_dy)
+}
+
+/// Rule 5, column form: `Y = W·X` (`W: M×N`, `X: N×B`) ⇒
+/// `∂l/∂W = ∂l/∂Y · Xᵀ`, `M×B · B×N = M×N`.
+#[must_use]
+pub fn rule5_weight_grad_col<T: Scalar, const M: usize, const N: usize, const B: usize>(
+    dl_dy: &Matrix<T, M, B>,
+    x: &Matrix<T, N, B>,
+) -> Matrix<T, M, N> {
+    dl_dy.matmul_t(x)
+}
+
+/// Rule 5, row-batch form: `Z = X·Wᵀ + 1·bᵀ` (`X: B×N`, `W: M×N`) ⇒
+/// `∂l/∂W = (∂l/∂Z)ᵀ · X`, `M×B · B×N = M×N`; overwrites `dl_dw`.
+/// The sum over the batch is inside the product.
+#[inline]
+pub fn rule5_weight_grad_into<T: Scalar, const B: usize, const M: usize, const N: usize>(
+    dl_dz: &Matrix<T, B, M>,
+    x: &Matrix<T, B, N>,
+    dl_dw: &mut Matrix<T, M, N>,
+) {
+    crate::ops::t_matmul_into(dl_dz, x, dl_dw);
+}
+
+/// The bias of the row-batch form: `Z = X·Wᵀ + 1·bᵀ` ⇒
+/// `∂l/∂b = 1ᵀ · ∂l/∂Z`, the column sums (`1×B · B×M = 1×M`); overwrites
+/// `dl_db`.
+#[inline]
+pub fn bias_grad_into<T: Scalar, const B: usize, const M: usize>(
+    dl_dz: &Matrix<T, B, M>,
+    dl_db: &mut RowVector<T, M>,
+) {
+    crate::ops::column_sums_into(dl_dz, dl_db);
+}
+
+/// Rule 6, column form: `Y = W·X` (`W: M×N`, `X: N×B`) ⇒
+/// `∂l/∂X = Wᵀ · ∂l/∂Y`, `N×M · M×B = N×B`.
+#[must_use]
+pub fn rule6_input_grad_col<T: Scalar, const M: usize, const N: usize, const B: usize>(
+    w: &Matrix<T, M, N>,
+    dl_dy: &Matrix<T, M, B>,
+) -> Matrix<T, N, B> {
+    w.t_matmul(dl_dy)
+}
+
+/// Rule 6, row-batch form: `Z = X·Wᵀ + 1·bᵀ` (`X: B×N`, `W: M×N`) ⇒
+/// `∂l/∂X = ∂l/∂Z · W`, `B×M · M×N = B×N`; overwrites `dl_dx`.
+#[inline]
+pub fn rule6_input_grad_into<T: Scalar, const B: usize, const M: usize, const N: usize>(
+    dl_dz: &Matrix<T, B, M>,
+    w: &Matrix<T, M, N>,
+    dl_dx: &mut Matrix<T, B, N>,
+) {
+    crate::ops::matmul_into(dl_dz, w, dl_dx);
+}
+
+/// Rule 7: `y = f(x)` elementwise ⇒ `∂l/∂x = ∂l/∂y ⊗ f′(x)`, all of one
+/// shape; the Jacobian is `diag(f′(x))`. Here `f′(x)` is given as a matrix.
+#[must_use]
+pub fn rule7_elementwise_grad<T: Scalar, const R: usize, const C: usize>(
+    dl_dy: &Matrix<T, R, C>,
+    f_prime_x: &Matrix<T, R, C>,
+) -> Matrix<T, R, C> {
+    dl_dy.hadamard(f_prime_x)
+}
+
+/// Rule 7 for an [`Activation`] `a = F(z)` on a batch, `B×N`:
+/// `∂l/∂z = ∂l/∂a ⊗ F′(z)`; overwrites `dl_dz`.
+#[inline]
+pub fn rule7_activation_grad_into<F: Activation, T: Scalar, const B: usize, const N: usize>(
+    dl_da: &Matrix<T, B, N>,
+    z: &Matrix<T, B, N>,
+    a: &Matrix<T, B, N>,
+    dl_dz: &mut Matrix<T, B, N>,
+) {
+    activation_backward_into::<F, T, B, N>(dl_da, z, a, dl_dz);
+}

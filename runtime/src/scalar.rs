@@ -1,0 +1,191 @@
+//! The scalar types a [`Matrix`](crate::Matrix) can hold: `f32` and `f64`.
+
+use core::fmt::{Debug, Display};
+use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// A floating-point scalar: `f32` or `f64`.
+///
+/// The trait is sealed. Besides arithmetic it carries the matrix-product
+/// kernels, so that each scalar type can use its own vectorized code.
+pub trait Scalar:
+    sealed::Sealed
+    + Copy
+    + Default
+    + PartialEq
+    + PartialOrd
+    + Debug
+    + Display
+    + Send
+    + Sync
+    + 'static
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+{
+    /// 0.
+    const ZERO: Self;
+    /// 1.
+    const ONE: Self;
+    /// Machine epsilon.
+    const EPSILON: Self;
+    /// The name of the type, as in a weight file's dtype (`"F32"`, `"F64"`).
+    const DTYPE: &'static str;
+
+    /// Converts from `f64` (rounding for `f32`).
+    fn from_f64(x: f64) -> Self;
+    /// Converts to `f64` exactly.
+    fn to_f64(self) -> f64;
+    /// Converts from `usize` (used for batch sizes and counts).
+    fn from_usize(n: usize) -> Self;
+    /// e^x.
+    fn exp(self) -> Self;
+    /// Natural logarithm.
+    fn ln(self) -> Self;
+    /// ln(1 + x), accurate near 0.
+    fn ln_1p(self) -> Self;
+    /// Hyperbolic tangent.
+    fn tanh(self) -> Self;
+    /// Square root.
+    fn sqrt(self) -> Self;
+    /// Absolute value.
+    fn abs(self) -> Self;
+    /// The larger of two values; NaN if either is NaN.
+    fn max(self, other: Self) -> Self;
+    /// The smaller of two values; NaN if either is NaN.
+    fn min(self, other: Self) -> Self;
+    /// `self^n` for an integer exponent.
+    fn powi(self, n: i32) -> Self;
+    /// Neither NaN nor infinite.
+    fn is_finite(self) -> bool;
+    /// Is NaN.
+    fn is_nan(self) -> bool;
+    /// `self · a + b` in one rounding where the hardware allows it.
+    fn mul_add(self, a: Self, b: Self) -> Self;
+
+    /// Matrix product kernel on row-major slices:
+    /// `c (m×n) = op(a) · op(b)`, or `c += op(a) · op(b)` when `accumulate`.
+    ///
+    /// `op(a)` is `a` (m×k, `a.len() == m·k`) or, when `a_transposed`, the
+    /// transpose of `a` stored as k×m; likewise `op(b)` is `b` (k×n) or the
+    /// transpose of `b` stored as n×k. The typed products of
+    /// [`Matrix`](crate::Matrix) call this with lengths that the types
+    /// guarantee.
+    ///
+    /// # Panics
+    /// When a slice is shorter than the dimensions say.
+    #[allow(clippy::too_many_arguments)]
+    fn gemm(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[Self],
+        a_transposed: bool,
+        b: &[Self],
+        b_transposed: bool,
+        c: &mut [Self],
+        accumulate: bool,
+    ) {
+        crate::kernels::gemm_portable(m, n, k, a, a_transposed, b, b_transposed, c, accumulate);
+    }
+}
+
+macro_rules! impl_scalar {
+    ($t:ident, $dtype:literal) => {
+        impl Scalar for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const EPSILON: Self = $t::EPSILON;
+            const DTYPE: &'static str = $dtype;
+
+            #[inline(always)]
+            fn from_f64(x: f64) -> Self {
+                x as $t
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn from_usize(n: usize) -> Self {
+                n as $t
+            }
+            #[inline(always)]
+            fn exp(self) -> Self {
+                $t::exp(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                $t::ln(self)
+            }
+            #[inline(always)]
+            fn ln_1p(self) -> Self {
+                $t::ln_1p(self)
+            }
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                $t::tanh(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                $t::sqrt(self)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                $t::abs(self)
+            }
+            #[inline(always)]
+            fn max(self, other: Self) -> Self {
+                if self.is_nan() || other.is_nan() {
+                    $t::NAN
+                } else if self >= other {
+                    self
+                } else {
+                    other
+                }
+            }
+            #[inline(always)]
+            fn min(self, other: Self) -> Self {
+                if self.is_nan() || other.is_nan() {
+                    $t::NAN
+                } else if self <= other {
+                    self
+                } else {
+                    other
+                }
+            }
+            #[inline(always)]
+            fn powi(self, n: i32) -> Self {
+                $t::powi(self, n)
+            }
+            #[inline(always)]
+            fn is_finite(self) -> bool {
+                $t::is_finite(self)
+            }
+            #[inline(always)]
+            fn is_nan(self) -> bool {
+                $t::is_nan(self)
+            }
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                // A plain multiply-add: `f32::mul_add` is a slow libm call
+                // without `-C target-feature=+fma`.
+                self * a + b
+            }
+        }
+    };
+}
+
+impl_scalar!(f32, "F32");
+impl_scalar!(f64, "F64");
