@@ -29,7 +29,7 @@ mod targets;
 
 pub use chainrule_macros::network;
 pub use matrix::{ColVector, LengthMismatch, Matrix, RowVector};
-pub use network::{Network, ParamInfo, Parameters, UpdateFn};
+pub use network::{Network, ParamInfo, Parameters, UpdateFn, PREDICT_BATCH};
 pub use scalar::Scalar;
 pub use targets::{ClassLabels, LabelOutOfRange, Targets};
 

@@ -88,4 +88,38 @@ pub trait Network<const IN: usize, const OUT: usize>: Parameters + Clone + Sized
     fn update_with(&mut self, grads: &Self::Gradients, f: &mut UpdateFn<'_, Self::Scalar>);
     /// The computational graph, forward and backward, in Graphviz DOT.
     fn graph_dot() -> String;
+
+    /// Plain gradient descent: `θ ← θ − learning_rate · ∂l/∂θ` for every
+    /// parameter, in one pass over the tensors.
+    fn sgd_step(&mut self, grads: &Self::Gradients, learning_rate: Self::Scalar) {
+        self.update_with(grads, &mut |_, params, grads| {
+            crate::kernels::axpy(-learning_rate, grads, params);
+        });
+    }
+
+    /// The outputs for any number of input rows: runs batches of
+    /// [`PREDICT_BATCH`] rows, then the remaining rows one at a time.
+    /// Allocates the workspaces and the result.
+    fn predict(&self, rows: &[[Self::Scalar; IN]]) -> Vec<[Self::Scalar; OUT]> {
+        let mut out = Vec::with_capacity(rows.len());
+        let mut chunks = rows.chunks_exact(PREDICT_BATCH);
+        let mut ws = self.new_workspace::<PREDICT_BATCH>();
+        let mut x = Matrix::<Self::Scalar, PREDICT_BATCH, IN>::zeros();
+        for chunk in &mut chunks {
+            for (dst, src) in x.rows_mut().zip(chunk) {
+                dst.copy_from_slice(src);
+            }
+            out.extend(self.forward_with(&x, &mut ws).rows().copied());
+        }
+        let mut ws1 = self.new_workspace::<1>();
+        let mut x1 = Matrix::<Self::Scalar, 1, IN>::zeros();
+        for row in chunks.remainder() {
+            x1.row_mut(0).copy_from_slice(row);
+            out.push(*self.forward_with(&x1, &mut ws1).row(0));
+        }
+        out
+    }
 }
+
+/// The batch size [`Network::predict`] runs at.
+pub const PREDICT_BATCH: usize = 16;
