@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod activations;
+pub mod data;
 pub mod gradcheck;
 pub mod jacobian;
 pub mod kernels;
