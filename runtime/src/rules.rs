@@ -6,10 +6,65 @@
 //! is `Z = X·Wᵀ + 1·bᵀ` (`X: B×N`, `W: M×N`, `Z: B×M`). The same rule reads
 //! differently in each; both are given, with their shapes.
 //!
+//! | rule | column form | row-batch form |
+//! | --- | --- | --- |
+//! | 1 | `y = W·x` ⇒ `∂y/∂x = W` ([`rule1_jacobian_wx`]) | `z = x·Wᵀ` ⇒ `∂z/∂x = W` |
+//! | 2 | | `y = x·W` ⇒ `∂y/∂x = Wᵀ` ([`rule2_jacobian_xw`]) |
+//! | 3 | `y = W·x` ⇒ `∂l/∂W = ∂l/∂y · xᵀ` ([`rule3_weight_grad_wx`]) | `z = x·Wᵀ` ⇒ `∂l/∂W = (∂l/∂z)ᵀ · x` |
+//! | 4 | | `y = x·W` ⇒ `∂l/∂W = xᵀ · ∂l/∂y` ([`rule4_weight_grad_xw`], [`rule4_weight_grad_batch`]) |
+//! | 5 | `Y = W·X` ⇒ `∂l/∂W = ∂l/∂Y · Xᵀ` ([`rule5_weight_grad_col`]) | `Z = X·Wᵀ + 1·bᵀ` ⇒ `∂l/∂W = (∂l/∂Z)ᵀ · X` ([`rule5_weight_grad_into`]), `∂l/∂b = 1ᵀ · ∂l/∂Z` ([`bias_grad_into`]) |
+//! | 6 | `Y = W·X` ⇒ `∂l/∂X = Wᵀ · ∂l/∂Y` ([`rule6_input_grad_col`]) | `Z = X·Wᵀ + 1·bᵀ` ⇒ `∂l/∂X = ∂l/∂Z · W` ([`rule6_input_grad_into`]) |
+//! | 7 | `y = f(x)` ⇒ `∂l/∂x = ∂l/∂y ⊗ f′(x)` ([`rule7_elementwise_grad`]) | the same on a batch ([`rule7_activation_grad_into`]) |
+//!
 //! **Rule 0 (shape)** is a type, not a function: the gradient of the scalar
 //! loss with respect to a `Matrix<T, R, C>` parameter is a `Matrix<T, R, C>`,
 //! which is why every network's gradients struct has exactly the network's
-//! fields and types.
+//! fields and types. A gradient of the wrong shape does not compile:
+//!
+//! ```compile_fail
+//! use chainrule::{rules, Matrix};
+//! let dl_dy = Matrix::<f64, 3, 1>::zeros();
+//! let x = Matrix::<f64, 5, 1>::zeros();
+//! // W is 3×5, so its gradient is 3×5, never 5×3.
+//! let dl_dw: Matrix<f64, 5, 3> = rules::rule3_weight_grad_wx(&dl_dy, &x);
+//! ```
+//!
+//! ```compile_fail
+//! use chainrule::{rules, Matrix};
+//! let dl_dz = Matrix::<f64, 2, 3>::zeros(); // B = 2 rows, M = 3 outputs
+//! let x = Matrix::<f64, 2, 5>::zeros(); // N = 5 inputs
+//! let mut dl_dw = Matrix::<f64, 5, 3>::zeros(); // W is 3×5 (out×in)
+//! rules::rule5_weight_grad_into(&dl_dz, &x, &mut dl_dw);
+//! ```
+//!
+//! The backward pass of a dense layer with a sigmoid on a batch, rule by rule:
+//!
+//! ```
+//! use chainrule::activations::{activate_into, Sigmoid};
+//! use chainrule::{rules, Matrix};
+//!
+//! // Z = X·Wᵀ + 1·bᵀ, A = σ(Z): B = 2 rows, 3 inputs, 2 outputs.
+//! let x = Matrix::<f64, 2, 3>::from_rows([[1.0, 2.0, 3.0], [0.0, -1.0, 0.5]]);
+//! let w = Matrix::<f64, 2, 3>::from_rows([[0.1, 0.2, 0.3], [-0.3, 0.0, 0.2]]);
+//! let b = Matrix::<f64, 1, 2>::from_rows([[0.05, -0.05]]);
+//! let z = x.matmul_t(&w).add_row(&b);
+//! let mut a = Matrix::zeros();
+//! activate_into::<Sigmoid, _, 2, 2>(&z, &mut a);
+//!
+//! let dl_da = Matrix::<f64, 2, 2>::filled(1.0); // l = Σ A
+//! let mut dl_dz = Matrix::zeros();
+//! rules::rule7_activation_grad_into::<Sigmoid, _, 2, 2>(&dl_da, &z, &a, &mut dl_dz);
+//! let mut dl_dw = Matrix::<f64, 2, 3>::zeros(); // rule 0: the shape of W
+//! rules::rule5_weight_grad_into(&dl_dz, &x, &mut dl_dw);
+//! let mut dl_db = Matrix::<f64, 1, 2>::zeros();
+//! rules::bias_grad_into(&dl_dz, &mut dl_db);
+//! let mut dl_dx = Matrix::<f64, 2, 3>::zeros();
+//! rules::rule6_input_grad_into(&dl_dz, &w, &mut dl_dx);
+//!
+//! // ∂l/∂b_j = Σ_rows σ′(z_ij)
+//! let expected = (0..2).map(|i| a[(i, 0)] * (1.0 - a[(i, 0)])).sum::<f64>();
+//! assert!((dl_db[(0, 0)] - expected).abs() < 1e-15);
+//! ```
 
 use crate::activations::{activation_backward_into, Activation};
 use crate::{ColVector, Matrix, RowVector, Scalar};
@@ -36,6 +91,14 @@ pub fn rule2_jacobian_xw<T: Scalar, const N: usize, const M: usize>(
 
 /// Rule 3: column vectors, `y = W·x` (`W: M×N`) ⇒ `∂l/∂W = ∂l/∂y · xᵀ`,
 /// an outer product `M×1 · 1×N = M×N`, the shape of `W` (rule 0).
+///
+/// ```
+/// use chainrule::{rules, Matrix};
+/// let dl_dy = Matrix::<f64, 2, 1>::from_rows([[1.0], [-1.0]]);
+/// let x = Matrix::<f64, 3, 1>::from_rows([[1.0], [2.0], [3.0]]);
+/// let dl_dw = rules::rule3_weight_grad_wx(&dl_dy, &x);
+/// assert_eq!(dl_dw, Matrix::from_rows([[1.0, 2.0, 3.0], [-1.0, -2.0, -3.0]]));
+/// ```
 #[must_use]
 pub fn rule3_weight_grad_wx<T: Scalar, const M: usize, const N: usize>(
     dl_dy: &ColVector<T, M>,
@@ -50,6 +113,26 @@ pub fn rule3_weight_grad_wx<T: Scalar, const M: usize, const N: usize>(
 pub fn rule4_weight_grad_xw<T: Scalar, const N: usize, const M: usize>(
     x: &RowVector<T, N>,
     dl_dy: &RowVector<T, M>,
+) -> Matrix<T, N, M> {
+    x.t_matmul(dl_dy)
+}
+
+/// Rule 4 on a batch of rows: `Y = X·W` (`X: B×N`, `W: N×M`, `Y: B×M`) ⇒
+/// `∂l/∂W = Xᵀ · ∂l/∂Y`, `N×B · B×M = N×M`, the shape of `W`; the sum over
+/// the batch is inside the product. This is the least-squares gradient of
+/// DESIGN.md §1: for `L = Σ (Ỹ − Y)²`, `∂L/∂W = Xᵀ · 2(Ỹ − Y)`.
+///
+/// ```
+/// use chainrule::{rules, Matrix};
+/// let x = Matrix::<f64, 2, 1>::from_rows([[1.0], [2.0]]);
+/// let dl_dy = Matrix::<f64, 2, 1>::from_rows([[3.0], [4.0]]);
+/// // 1·3 + 2·4
+/// assert_eq!(rules::rule4_weight_grad_batch(&x, &dl_dy)[(0, 0)], 11.0);
+/// ```
+#[must_use]
+pub fn rule4_weight_grad_batch<T: Scalar, const B: usize, const N: usize, const M: usize>(
+    x: &Matrix<T, B, N>,
+    dl_dy: &Matrix<T, B, M>,
 ) -> Matrix<T, N, M> {
     x.t_matmul(dl_dy)
 }
