@@ -24,9 +24,12 @@ pub mod losses;
 mod matrix;
 mod network;
 pub mod ops;
+pub mod optim;
 pub mod rules;
 mod scalar;
 mod targets;
+#[cfg(test)]
+mod test_nets;
 
 pub use chainrule_macros::network;
 pub use matrix::{ColVector, LengthMismatch, Matrix, RowVector};
