@@ -161,7 +161,10 @@ pub fn softmax_rows_into<T: Scalar, const B: usize, const N: usize>(
     s: &mut Matrix<T, B, N>,
 ) {
     for (s_row, z_row) in s.rows_mut().zip(z.rows()) {
-        let max = z_row.iter().fold(z_row[0], |m, &x| m.max(x));
+        // `max` propagates NaN, so a NaN logit makes its row NaN.
+        let max = z_row
+            .iter()
+            .fold(T::from_f64(f64::NEG_INFINITY), |m, &x| m.max(x));
         let mut total = T::ZERO;
         for (s, &z) in s_row.iter_mut().zip(z_row) {
             *s = (z - max).exp();

@@ -133,7 +133,9 @@ pub fn cross_entropy<T: Scalar, Y: Targets<T, B, N> + ?Sized, const B: usize, co
         for j in 0..N {
             let p = a.as_slice()[i * N + j].max(eps);
             let t = y.value(i, j);
-            if t != T::ZERO {
+            // 0·ln p is taken as 0 (p may be ε), but a NaN prediction
+            // must still reach the loss.
+            if t != T::ZERO || p.is_nan() {
                 total -= t * p.ln();
             }
             if let Some(g) = dl_da.as_deref_mut() {
