@@ -36,6 +36,47 @@ use crate::Scalar;
 /// let b = Matrix::<f64, 2, 3>::zeros();
 /// let _ = a.matmul(&b); // 2×3 · 2×3: inner dimensions 3 and 2 differ
 /// ```
+///
+/// The same holds for sums, differences and elementwise products, which
+/// need equal shapes:
+///
+/// ```compile_fail
+/// use chainrule::Matrix;
+/// let a = Matrix::<f64, 2, 3>::zeros();
+/// let b = Matrix::<f64, 3, 2>::zeros();
+/// let _ = &a + &b; // 2×3 + 3×2
+/// ```
+///
+/// ```compile_fail
+/// use chainrule::Matrix;
+/// let a = Matrix::<f64, 2, 3>::zeros();
+/// let b = Matrix::<f64, 2, 2>::zeros();
+/// let _ = &a - &b; // 2×3 − 2×2
+/// ```
+///
+/// ```compile_fail
+/// use chainrule::Matrix;
+/// let mut a = Matrix::<f64, 4, 1>::zeros();
+/// a += &Matrix::<f64, 1, 4>::zeros(); // a column plus a row
+/// ```
+///
+/// ```compile_fail
+/// use chainrule::Matrix;
+/// let a = Matrix::<f64, 2, 3>::zeros();
+/// let _ = a.hadamard(&Matrix::<f64, 2, 4>::zeros()); // 2×3 ⊗ 2×4
+/// ```
+///
+/// ```compile_fail
+/// use chainrule::Matrix;
+/// // Three rows given for a 2×2 matrix.
+/// let _ = Matrix::<f64, 2, 2>::from_rows([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]);
+/// ```
+///
+/// ```compile_fail
+/// use chainrule::Matrix;
+/// let a = Matrix::<f64, 2, 3>::zeros();
+/// let _: Matrix<f64, 2, 3> = a.transpose(); // the transpose is 3×2
+/// ```
 #[derive(Clone, PartialEq)]
 pub struct Matrix<T, const R: usize, const C: usize> {
     /// Exactly `R · C` entries, row-major.

@@ -22,6 +22,22 @@ impl<T: Scalar, const R: usize, const K: usize> Matrix<T, R, K> {
     /// The product `A·Bᵀ` (`R×K · (C×K)ᵀ → R×C`), without forming `Bᵀ`.
     ///
     /// This is the dense forward pass `Z = X·Wᵀ` with weights stored out×in.
+    ///
+    /// ```
+    /// use chainrule::Matrix;
+    /// let x = Matrix::<f64, 1, 3>::from_rows([[1.0, 2.0, 3.0]]);
+    /// let w = Matrix::<f64, 2, 3>::from_rows([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]);
+    /// assert_eq!(x.matmul_t(&w), Matrix::from_rows([[1.0, 5.0]]));
+    /// ```
+    ///
+    /// Both operands need the same number of columns:
+    ///
+    /// ```compile_fail
+    /// use chainrule::Matrix;
+    /// let x = Matrix::<f64, 8, 3>::zeros();
+    /// let w = Matrix::<f64, 3, 2>::zeros(); // should be out×in = 2×3
+    /// let _ = x.matmul_t(&w);
+    /// ```
     #[must_use]
     pub fn matmul_t<const C: usize>(&self, b: &Matrix<T, C, K>) -> Matrix<T, R, C> {
         let mut out = Matrix::zeros();
@@ -34,6 +50,22 @@ impl<T: Scalar, const K: usize, const R: usize> Matrix<T, K, R> {
     /// The product `Aᵀ·B` (`(K×R)ᵀ · K×C → R×C`), without forming `Aᵀ`.
     ///
     /// This is the weight gradient of a batch, `∂l/∂W = (∂l/∂Z)ᵀ·X` (rule 5).
+    ///
+    /// ```
+    /// use chainrule::Matrix;
+    /// let dz = Matrix::<f64, 2, 1>::from_rows([[1.0], [2.0]]);
+    /// let x = Matrix::<f64, 2, 2>::from_rows([[1.0, 0.0], [3.0, 1.0]]);
+    /// assert_eq!(dz.t_matmul(&x), Matrix::from_rows([[7.0, 2.0]]));
+    /// ```
+    ///
+    /// Both operands need the same number of rows:
+    ///
+    /// ```compile_fail
+    /// use chainrule::Matrix;
+    /// let dz = Matrix::<f64, 8, 2>::zeros();
+    /// let x = Matrix::<f64, 4, 3>::zeros(); // 4 rows, not 8
+    /// let _ = dz.t_matmul(&x);
+    /// ```
     #[must_use]
     pub fn t_matmul<const C: usize>(&self, b: &Matrix<T, K, C>) -> Matrix<T, R, C> {
         let mut out = Matrix::zeros();
@@ -43,6 +75,14 @@ impl<T: Scalar, const K: usize, const R: usize> Matrix<T, K, R> {
 }
 
 /// `out = A·B` (`R×K · K×C`).
+///
+/// ```compile_fail
+/// use chainrule::{ops, Matrix};
+/// let a = Matrix::<f64, 2, 3>::zeros();
+/// let b = Matrix::<f64, 3, 4>::zeros();
+/// let mut out = Matrix::<f64, 4, 2>::zeros(); // the product is 2×4
+/// ops::matmul_into(&a, &b, &mut out);
+/// ```
 #[inline]
 pub fn matmul_into<T: Scalar, const R: usize, const K: usize, const C: usize>(
     a: &Matrix<T, R, K>,
@@ -221,6 +261,13 @@ impl<T: Scalar, const B: usize, const N: usize> Matrix<T, B, N> {
     }
 
     /// `A + 1·bᵀ`: the row vector `b` added to every row.
+    ///
+    /// ```compile_fail
+    /// use chainrule::Matrix;
+    /// let z = Matrix::<f64, 4, 3>::zeros();
+    /// let b = Matrix::<f64, 1, 4>::zeros(); // one bias per column: 3, not 4
+    /// let _ = z.add_row(&b);
+    /// ```
     #[must_use]
     pub fn add_row(&self, bias: &RowVector<T, N>) -> Self {
         let mut out = self.clone();
