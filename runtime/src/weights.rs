@@ -146,7 +146,11 @@ pub enum WeightsError {
 pub fn to_bytes<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
     net: &N,
 ) -> Result<Vec<u8>, WeightsError> {
-    encode(net, Some(N::ARCHITECTURE), Path::new("<memory>"))
+    encode(
+        net,
+        &[(ARCHITECTURE_KEY, N::ARCHITECTURE)],
+        Path::new("<memory>"),
+    )
 }
 
 /// Saves the network's parameters to `path` in the safetensors format.
@@ -159,7 +163,7 @@ pub fn save<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
     path: impl AsRef<Path>,
 ) -> Result<(), WeightsError> {
     let path = path.as_ref();
-    let bytes = encode(net, Some(N::ARCHITECTURE), path)?;
+    let bytes = encode(net, &[(ARCHITECTURE_KEY, N::ARCHITECTURE)], path)?;
     write_atomically(path, &bytes)
 }
 
@@ -208,16 +212,16 @@ pub fn import_into<P: Parameters>(
     decode_into(params, &bytes, None, path)
 }
 
-/// Saves any set of parameters (for example a network's gradients, or an
-/// optimizer's state) with an optional architecture string, atomically as
-/// [`save`].
+/// Saves any set of parameters (for example a network's gradients, inputs
+/// and outputs for a test, or an optimizer's state) with these metadata
+/// entries (besides `format: pt`), atomically as [`save`].
 pub fn save_parameters<P: Parameters>(
     params: &P,
-    architecture: Option<&str>,
+    metadata: &[(&str, &str)],
     path: impl AsRef<Path>,
 ) -> Result<(), WeightsError> {
     let path = path.as_ref();
-    let bytes = encode(params, architecture, path)?;
+    let bytes = encode(params, metadata, path)?;
     write_atomically(path, &bytes)
 }
 
@@ -240,7 +244,7 @@ fn push_le<T: Scalar>(x: T, out: &mut Vec<u8>) {
 
 fn encode<P: Parameters>(
     params: &P,
-    architecture: Option<&str>,
+    metadata: &[(&str, &str)],
     path: &Path,
 ) -> Result<Vec<u8>, WeightsError> {
     let dtype = dtype_of::<P::Scalar>();
@@ -261,12 +265,12 @@ fn encode<P: Parameters>(
             })?;
         views.push((name.as_str(), view));
     }
-    let mut metadata = HashMap::new();
-    metadata.insert("format".to_owned(), "pt".to_owned());
-    if let Some(architecture) = architecture {
-        metadata.insert(ARCHITECTURE_KEY.to_owned(), architecture.to_owned());
+    let mut entries = HashMap::new();
+    entries.insert("format".to_owned(), "pt".to_owned());
+    for (key, value) in metadata {
+        entries.insert((*key).to_owned(), (*value).to_owned());
     }
-    safetensors::tensor::serialize(views, Some(metadata)).map_err(|e| WeightsError::Serialize {
+    safetensors::tensor::serialize(views, Some(entries)).map_err(|e| WeightsError::Serialize {
         path: path.to_path_buf(),
         message: e.to_string(),
     })

@@ -573,7 +573,12 @@ fn saving_parameters_with_their_own_architecture_string() {
     let dir = temp_dir("params");
     let path = dir.join("grads.safetensors");
     let net = Mlp::<f64>::init(4);
-    weights::save_parameters(&net, Some("gradients"), &path).unwrap();
+    weights::save_parameters(
+        &net,
+        &[("architecture", "gradients"), ("note", "a test")],
+        &path,
+    )
+    .unwrap();
     let bytes = std::fs::read(&path).unwrap();
     let (_, metadata) = SafeTensors::read_metadata(&bytes).unwrap();
     assert_eq!(
