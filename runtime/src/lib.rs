@@ -55,7 +55,7 @@ pub mod __private {
     };
     pub use crate::layers::{init_rng, Dense, DenseNoBias, Init, InitRng};
     pub use crate::{losses, ops, rules};
-    pub use crate::{Matrix, Network, ParamInfo, Parameters, RowVector, Scalar, Targets};
+    pub use crate::{Matrix, Network, ParamInfo, Parameters, RowVector, Scalar, Targets, UpdateFn};
     pub use core;
     pub use std::{boxed::Box, string::String, vec::Vec};
 }

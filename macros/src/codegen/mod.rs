@@ -1,0 +1,193 @@
+//! Stage 4, generate: the checked model into Rust.
+//!
+//! - [`glue`]: the network, gradients and workspace structs, `new`, `zeros`,
+//!   the `Network` and `Parameters` impls, the compile-time dimension checks;
+//! - [`forward`]: the forward pass and the losses;
+//! - [`backward`]: the backward pass, one statement per rule application,
+//!   each tagged with its rule and shapes;
+//! - [`unroll`]: straight-line forms of small operations;
+//! - [`dot`]: the computational graph as Graphviz DOT.
+//!
+//! Generated code names the runtime only by absolute paths
+//! (`::chainrule::__private::…`, `::core::…`), so it works whatever the
+//! caller imported or defined (`struct Option;`, `mod chainrule {}`).
+//!
+//! Each generated statement of the passes carries its derivation as a
+//! `#[doc = "…"]` attribute: unlike `//` comments, attributes survive in the
+//! token stream, so `cargo expand` prints them as `///` lines above the
+//! statement. On a statement a doc attribute has no effect on the compiled
+//! code (the lint `unused_doc_comments` is allowed on the generated fns).
+
+mod backward;
+mod dot;
+mod forward;
+mod glue;
+pub mod unroll;
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::check::{Model, ValueId};
+use crate::parse::Dim;
+
+/// The absolute path of the runtime's hidden module.
+pub(crate) fn rt() -> TokenStream {
+    quote!(::chainrule::__private)
+}
+
+/// Options of the generator (the unrolling threshold is measured, see
+/// [`unroll`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Dense layers with `inputs · outputs` at most this are unrolled.
+    pub unroll_max_weights: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            unroll_max_weights: unroll::DEFAULT_MAX_WEIGHTS,
+        }
+    }
+}
+
+/// Everything generated for a valid network.
+pub fn generate(model: &Model, options: Options) -> TokenStream {
+    let names = Names::new(model);
+    let structs = glue::structs(model, &names);
+    let inherent = glue::inherent_impl(model, &names, options);
+    let traits = glue::trait_impls(model, &names);
+    let checks = glue::const_checks(model);
+    quote! {
+        #structs
+        #inherent
+        #traits
+        #checks
+    }
+}
+
+/// A stub of the network type for an invalid declaration: the struct with
+/// the user's name and valid generics, so that the rest of the user's code
+/// does not pile up "cannot find type" errors.
+pub fn stub(tokens: &TokenStream) -> TokenStream {
+    let Ok(def) = syn::parse2::<crate::parse::NetworkDef>(tokens.clone()) else {
+        return TokenStream::new();
+    };
+    let attrs = def.attrs.iter().filter(|a| a.path().is_ident("doc"));
+    let vis = &def.vis;
+    let ident = &def.ident;
+    let rt = rt();
+    let consts: Vec<TokenStream> = def
+        .generics
+        .params
+        .iter()
+        .filter_map(|p| match p {
+            syn::GenericParam::Const(c) if c.ident != "T" => {
+                let id = &c.ident;
+                Some(quote!(const #id: ::core::primitive::usize))
+            }
+            _ => None,
+        })
+        .collect();
+    quote! {
+        #(#attrs)*
+        #vis struct #ident<#(#consts,)* T: #rt::Scalar = ::core::primitive::f32> {
+            _invalid_declaration: ::core::marker::PhantomData<T>,
+        }
+    }
+}
+
+/// Names of the generated items and generic lists.
+pub(crate) struct Names {
+    /// The network's name.
+    pub net: Ident,
+    /// `{Net}Gradients`.
+    pub grads: Ident,
+    /// `{Net}Workspace`.
+    pub ws: Ident,
+    /// The user's const parameters, without defaults:
+    /// `const H: ::core::primitive::usize`.
+    pub const_params: Vec<TokenStream>,
+    /// The user's const parameters with their defaults (for the structs).
+    pub const_params_decl: Vec<TokenStream>,
+    /// The user's const parameter names.
+    pub const_args: Vec<Ident>,
+}
+
+impl Names {
+    fn new(model: &Model) -> Self {
+        let net = model.ident.clone();
+        let mut const_params = Vec::new();
+        let mut const_params_decl = Vec::new();
+        let mut const_args = Vec::new();
+        for param in &model.generics.params {
+            if let syn::GenericParam::Const(c) = param {
+                let id = &c.ident;
+                const_params.push(quote!(const #id: ::core::primitive::usize));
+                let default = c.default.as_ref().map(|d| quote!(= #d));
+                const_params_decl.push(quote!(const #id: ::core::primitive::usize #default));
+                const_args.push(id.clone());
+            }
+        }
+        Names {
+            grads: format_ident!("{}Gradients", net),
+            ws: format_ident!("{}Workspace", net),
+            net,
+            const_params,
+            const_params_decl,
+            const_args,
+        }
+    }
+
+    /// `Net<H, T>`.
+    pub fn net_ty(&self) -> TokenStream {
+        let (net, args) = (&self.net, &self.const_args);
+        quote!(#net<#(#args,)* T>)
+    }
+
+    /// `NetGradients<H, T>`.
+    pub fn grads_ty(&self) -> TokenStream {
+        let (grads, args) = (&self.grads, &self.const_args);
+        quote!(#grads<#(#args,)* T>)
+    }
+
+    /// `NetWorkspace<H, T, B>`.
+    pub fn ws_ty(&self) -> TokenStream {
+        let (ws, args) = (&self.ws, &self.const_args);
+        quote!(#ws<#(#args,)* T, B>)
+    }
+
+    /// `<const H: usize, T: Scalar>` for impls.
+    pub fn impl_generics(&self) -> TokenStream {
+        let (params, rt) = (&self.const_params, rt());
+        quote!(<#(#params,)* T: #rt::Scalar>)
+    }
+}
+
+/// The identifier of a value: `x`, `z1`, `a1`.
+pub(crate) fn value_ident(model: &Model, value: ValueId) -> Ident {
+    Ident::new(&model.values[value].name, Span::call_site())
+}
+
+/// The identifier of a value's gradient: `dl_dz1`.
+pub(crate) fn grad_ident(model: &Model, value: ValueId) -> Ident {
+    format_ident!("dl_d{}", model.values[value].name)
+}
+
+/// A dimension as text for comments: `128`, `H`.
+pub(crate) fn dim_text(dim: &Dim) -> String {
+    dim.text()
+}
+
+/// `[B×128]`.
+pub(crate) fn shape(rows: &str, cols: &Dim) -> String {
+    format!("[{rows}×{}]", dim_text(cols))
+}
+
+/// `[128×784]`.
+pub(crate) fn shape2(rows: &Dim, cols: &Dim) -> String {
+    format!("[{}×{}]", dim_text(rows), dim_text(cols))
+}
+
+#[cfg(test)]
+mod tests;
