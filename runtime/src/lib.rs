@@ -30,6 +30,7 @@ mod scalar;
 mod targets;
 #[cfg(test)]
 mod test_nets;
+pub mod train;
 pub mod weights;
 
 pub use chainrule_macros::network;
