@@ -480,8 +480,32 @@ impl<T: Scalar, const R: usize, const K: usize, const C: usize> Mul<&Matrix<T, K
 /// Large matrices show their first and last rows and columns only.
 impl<T: Scalar, const R: usize, const C: usize> fmt::Display for Matrix<T, R, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const EDGE: usize = 4;
         let precision = f.precision().unwrap_or(4);
+        self.fmt_grid(f, &|x| format!("{x:.precision$}"))
+    }
+}
+
+/// Like [`Display`](fmt::Display), in scientific notation (`{:e}`, `{:.2e}`;
+/// the default is 3 digits after the point): for matrices of errors or of
+/// entries of very different sizes.
+///
+/// ```
+/// use chainrule::Matrix;
+/// let m = Matrix::<f64, 1, 2>::from_rows([[1234.5, -0.000123]]);
+/// assert_eq!(format!("{m:.1e}"), "Matrix 1×2\n[   1.2e3 -1.2e-4 ]");
+/// ```
+impl<T: Scalar, const R: usize, const C: usize> fmt::LowerExp for Matrix<T, R, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let precision = f.precision().unwrap_or(3);
+        self.fmt_grid(f, &|x| format!("{:.precision$e}", x.to_f64()))
+    }
+}
+
+impl<T: Scalar, const R: usize, const C: usize> Matrix<T, R, C> {
+    /// Writes the shape, then the rows of cells right-aligned to the widest,
+    /// eliding the middle rows and columns of large matrices.
+    fn fmt_grid(&self, f: &mut fmt::Formatter<'_>, show: &dyn Fn(T) -> String) -> fmt::Result {
+        const EDGE: usize = 4;
         let shown = |n: usize| -> Vec<Option<usize>> {
             if n <= 2 * EDGE + 1 {
                 (0..n).map(Some).collect()
@@ -495,7 +519,7 @@ impl<T: Scalar, const R: usize, const C: usize> fmt::Display for Matrix<T, R, C>
         };
         let (rows, cols) = (shown(R), shown(C));
         let cell = |i: usize, j: Option<usize>| match j {
-            Some(j) => format!("{:.*}", precision, self.data[i * C + j]),
+            Some(j) => show(self.data[i * C + j]),
             None => "…".to_string(),
         };
         let width = rows
