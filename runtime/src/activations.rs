@@ -177,7 +177,14 @@ pub fn softmax_rows_into<T: Scalar, const B: usize, const N: usize>(
     }
 }
 
-/// Row-wise softmax, allocating.
+/// Row-wise softmax, allocating (see [`softmax_rows_into`]).
+///
+/// ```
+/// use chainrule::activations::softmax_rows;
+/// use chainrule::Matrix;
+/// let s = softmax_rows(&Matrix::<f64, 2, 2>::from_rows([[0.0, 3f64.ln()], [1000.0, -1000.0]]));
+/// assert!(s.approx_eq(&Matrix::from_rows([[0.25, 0.75], [1.0, 0.0]]), 1e-15));
+/// ```
 #[must_use]
 pub fn softmax_rows<T: Scalar, const B: usize, const N: usize>(
     z: &Matrix<T, B, N>,

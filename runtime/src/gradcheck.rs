@@ -291,6 +291,27 @@ pub fn check_with<const R: usize, const C: usize>(
 /// on small networks or small batches. The report names the worst entry by
 /// its tensor's weight-file key (`hidden.weight`) and `(row, column)` in
 /// PyTorch's layout (`[out, in]`; a bias is one row).
+///
+/// ```
+/// use chainrule::prelude::*;
+/// use chainrule::gradcheck;
+///
+/// network! {
+///     /// 3 → 5 → 4 classifier.
+///     pub struct Small {
+///         hidden: Dense<3, 5> => tanh,
+///         output: Dense<5, 4> => softmax,
+///         loss: cross_entropy,
+///     }
+/// }
+///
+/// let net = Small::<f64>::init(1);
+/// let x = Matrix::<f64, 2, 3>::from_rows([[0.5, -1.0, 2.0], [1.0, 0.0, -0.5]]);
+/// let y = ClassLabels::<2, 4>::new([3, 1]).unwrap();
+/// let report = gradcheck::check_network(&net, &x, &y);
+/// assert_eq!(report.entries_checked, 3 * 5 + 5 + 5 * 4 + 4);
+/// assert!(report.passes(gradcheck::DEFAULT_TOLERANCE), "{report}");
+/// ```
 #[must_use]
 pub fn check_network<N, Y, const IN: usize, const OUT: usize, const B: usize>(
     net: &N,

@@ -16,10 +16,37 @@
 //! and they also write the activation `A` they computed. Targets are a
 //! [`Matrix`] or [`ClassLabels`](crate::ClassLabels), see [`Targets`]. The
 //! gradient argument is optional: pass `None` to compute the loss only.
+//!
+//! ```
+//! use chainrule::losses::softmax_cross_entropy;
+//! use chainrule::{ClassLabels, Matrix};
+//!
+//! // Two rows of logits, classes 1 and 0. Row 1 is (0, ln 3): softmax (¼, ¾).
+//! let z = Matrix::<f64, 2, 2>::from_rows([[0.0, 3f64.ln()], [0.0, 0.0]]);
+//! let labels = ClassLabels::<2, 2>::new([1, 0]).unwrap();
+//! let mut a = Matrix::zeros();
+//! let mut dl_dz = Matrix::zeros();
+//! let loss = softmax_cross_entropy(&z, &labels, &mut a, Some(&mut dl_dz));
+//! // −(ln ¾ + ln ½) / 2
+//! assert!((loss - (-(0.75f64.ln() + 0.5f64.ln()) / 2.0)).abs() < 1e-15);
+//! // (A − Y) / B
+//! let y: Matrix<f64, 2, 2> = labels.to_one_hot();
+//! assert!(dl_dz.approx_eq(&(&a - &y).scale(0.5), 1e-15));
+//! ```
 
 use crate::{Matrix, Scalar, Targets};
 
 /// Sum of squared errors, `Σ (a − y)²`; gradient `2 (A − Y)`.
+///
+/// ```
+/// use chainrule::{losses, Matrix};
+/// let a = Matrix::<f64, 1, 2>::from_rows([[1.0, 2.0]]);
+/// let y = Matrix::<f64, 1, 2>::from_rows([[0.0, 4.0]]);
+/// let mut grad = Matrix::zeros();
+/// assert_eq!(losses::sse(&a, &y, Some(&mut grad)), 1.0 + 4.0);
+/// assert_eq!(grad, Matrix::from_rows([[2.0, -4.0]]));
+/// assert_eq!(losses::mse(&a, &y, None), 5.0 / 2.0);
+/// ```
 pub fn sse<T: Scalar, Y: Targets<T, B, N> + ?Sized, const B: usize, const N: usize>(
     a: &Matrix<T, B, N>,
     y: &Y,
