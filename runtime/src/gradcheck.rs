@@ -291,6 +291,9 @@ pub fn check_with<const R: usize, const C: usize>(
 /// on small networks or small batches. The report names the worst entry by
 /// its tensor's weight-file key (`hidden.weight`) and `(row, column)` in
 /// PyTorch's layout (`[out, in]`; a bias is one row).
+/// A gradients tensor with no matching network entry (a broken
+/// [`Parameters`] implementation) makes that entry's numeric value NaN, so
+/// the check fails rather than panics.
 ///
 /// ```
 /// use chainrule::prelude::*;
@@ -368,22 +371,29 @@ where
     report
 }
 
-/// Entry `k` of tensor `t` of a parameter set.
+/// Entry `k` of tensor `t` of a parameter set; NaN when there is no such
+/// entry (the network's and its gradients' tensors disagree), so that the
+/// check fails instead of panicking.
 fn read_entry<P: Parameters<Scalar = f64>>(params: &P, t: usize, k: usize) -> f64 {
     let mut value = f64::NAN;
     params.visit(&mut |info, entries| {
         if info.index == t {
-            value = entries[k];
+            if let Some(&x) = entries.get(k) {
+                value = x;
+            }
         }
     });
     value
 }
 
-/// Sets entry `k` of tensor `t` of a parameter set to `value`.
+/// Sets entry `k` of tensor `t` of a parameter set to `value` (nothing when
+/// there is no such entry).
 fn write_entry<P: Parameters<Scalar = f64>>(params: &mut P, t: usize, k: usize, value: f64) {
     params.visit_mut(&mut |info, entries| {
         if info.index == t {
-            entries[k] = value;
+            if let Some(x) = entries.get_mut(k) {
+                *x = value;
+            }
         }
     });
 }
