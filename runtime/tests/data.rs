@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use chainrule::data::{
-    mnist, CsvOptions, DataError, Dataset, IdxProblem, LabelColumn, Shuffler, Standardizer, Tail,
+    mnist, CsvOptions, DataError, Dataset, IdxProblem, LabelColumn, RegressionDataset, Shuffler,
+    Standardizer, Tail,
 };
 use chainrule::{ClassLabels, Matrix, Targets};
 
@@ -756,4 +757,137 @@ fn real_mnist_has_the_published_sizes_and_class_counts() {
         .flatten()
         .fold(0.0f32, |m, &p| m.max(p));
     assert_eq!(max, 1.0);
+}
+
+// --------------------------------------------------------------- regression
+
+#[test]
+fn regression_csv_reads_the_last_out_columns_as_targets() {
+    let text = "a,b,c,y1,y2\n1,2,3,0.5,-1\n4,5,6,1e-3,2\n";
+    let data = RegressionDataset::<f64, 3, 2>::from_csv_reader(
+        text.as_bytes(),
+        "r.csv",
+        &CsvOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(data.features(), &[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+    assert_eq!(data.targets(), &[[0.5, -1.0], [1e-3, 2.0]]);
+    // The targets first, or from a named column on.
+    for label_column in [LabelColumn::First, LabelColumn::Named("a".into())] {
+        let options = CsvOptions {
+            label_column,
+            ..CsvOptions::default()
+        };
+        let data =
+            RegressionDataset::<f64, 3, 2>::from_csv_reader(text.as_bytes(), "r.csv", &options)
+                .unwrap();
+        assert_eq!(data.targets(), &[[1.0, 2.0], [4.0, 5.0]]);
+        assert_eq!(data.features(), &[[3.0, 0.5, -1.0], [6.0, 1e-3, 2.0]]);
+    }
+    // A target block that would run past the last column.
+    let options = CsvOptions {
+        label_column: LabelColumn::Named("y2".into()),
+        ..CsvOptions::default()
+    };
+    assert!(matches!(
+        RegressionDataset::<f64, 3, 2>::from_csv_reader(text.as_bytes(), "r.csv", &options),
+        Err(DataError::NoLabelColumn { .. })
+    ));
+}
+
+#[test]
+fn regression_csv_errors_name_line_and_column() {
+    let options = CsvOptions::default();
+    let bad_target = "a,y1,y2\n1,2,3\n1,2,x\n";
+    match RegressionDataset::<f64, 1, 2>::from_csv_reader(bad_target.as_bytes(), "r.csv", &options)
+    {
+        Err(DataError::BadNumber {
+            line, column, text, ..
+        }) => assert_eq!((line, column, text.as_str()), (3, 3, "x")),
+        other => panic!("expected BadNumber, got {other:?}"),
+    }
+    let short = "a,y1,y2\n1,2\n";
+    match RegressionDataset::<f64, 1, 2>::from_csv_reader(short.as_bytes(), "r.csv", &options) {
+        Err(DataError::ColumnCount {
+            line,
+            expected,
+            label_columns,
+            found,
+            ..
+        }) => assert_eq!((line, expected, label_columns, found), (2, 3, 2, 2)),
+        other => panic!("expected ColumnCount, got {other:?}"),
+    }
+}
+
+#[test]
+fn regression_new_checks_lengths_and_finiteness() {
+    assert!(matches!(
+        RegressionDataset::<f64, 1, 1>::new(vec![[1.0]], vec![]),
+        Err(DataError::LengthMismatch { .. })
+    ));
+    assert!(matches!(
+        RegressionDataset::<f64, 1, 2>::new(
+            vec![[1.0], [2.0]],
+            vec![[0.0, 1.0], [f64::INFINITY, 0.0]]
+        ),
+        Err(DataError::NonFiniteTarget { row: 1, column: 0 })
+    ));
+    assert!(matches!(
+        RegressionDataset::<f64, 1, 1>::new(vec![[f64::NAN]], vec![[0.0]]),
+        Err(DataError::NonFiniteFeature { row: 0, column: 0 })
+    ));
+}
+
+#[test]
+fn regression_split_batches_and_standardizes() {
+    // y = 2x: every row keeps its target through shuffles and splits.
+    let data = RegressionDataset::<f64, 1, 1>::new(
+        (0..20).map(|i| [i as f64]).collect(),
+        (0..20).map(|i| [2.0 * i as f64]).collect(),
+    )
+    .unwrap();
+    let (mut train, test) = data.split(0.25, 3).unwrap();
+    assert_eq!((train.len(), test.len()), (15, 5));
+    let mut ids: Vec<usize> = train
+        .features()
+        .iter()
+        .chain(test.features())
+        .map(|r| r[0] as usize)
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..20).collect::<Vec<_>>());
+    let mut x = Matrix::<f64, 3, 1>::zeros();
+    let mut y = Matrix::<f64, 3, 1>::zeros();
+    train.fill_batch(&[4, 0, 9], &mut x, &mut y).unwrap();
+    for i in 0..3 {
+        assert_eq!(y[(i, 0)], 2.0 * x[(i, 0)]);
+    }
+    assert!(matches!(
+        train.fill_batch(&[0, 1, 15], &mut x, &mut y),
+        Err(DataError::RowOutOfRange { row: 15, rows: 15 })
+    ));
+    let targets_before = train.targets().to_vec();
+    let s = Standardizer::fit_rows(train.features());
+    train.standardize(&s);
+    assert_eq!(
+        train.targets(),
+        targets_before.as_slice(),
+        "targets untouched"
+    );
+    let mean = train.features().iter().map(|r| r[0]).sum::<f64>() / 15.0;
+    assert!(mean.abs() < 1e-12);
+    let mut shuffled = train.clone();
+    shuffled.shuffle(1);
+    assert_ne!(shuffled, train);
+    let x_of = |d: &RegressionDataset<f64, 1, 1>| {
+        let mut v: Vec<(u64, u64)> = d
+            .features()
+            .iter()
+            .zip(d.targets())
+            .map(|(x, y)| (x[0].to_bits(), y[0].to_bits()))
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(x_of(&shuffled), x_of(&train), "same (x, y) pairs");
 }

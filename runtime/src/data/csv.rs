@@ -1,9 +1,10 @@
-//! Loading a [`Dataset`] from CSV: `IN` feature columns and one label column.
+//! Loading a [`Dataset`] (`IN` feature columns and one label column) or a
+//! [`RegressionDataset`] (`IN` feature columns and `OUT` target columns) from CSV.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::{DataError, Dataset};
+use super::{DataError, Dataset, RegressionDataset};
 use crate::Scalar;
 
 /// Which column holds the class index.
@@ -26,7 +27,8 @@ pub struct CsvOptions {
     /// The first line is a header of column names (default `true`).
     pub has_header: bool,
     /// The column of the labels (default: the last). Every other column is a
-    /// feature, in file order.
+    /// feature, in file order. For a [`RegressionDataset`] the first of the
+    /// `OUT` consecutive target columns (default: the last `OUT` columns).
     pub label_column: LabelColumn,
     /// The field separator (default `b','`).
     pub delimiter: u8,
@@ -51,21 +53,7 @@ impl<T: Scalar, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
     /// number, a label that is not a class index, or no rows at all.
     pub fn from_csv(path: impl AsRef<Path>, options: &CsvOptions) -> Result<Self, DataError> {
         let path = path.as_ref();
-        let file = std::fs::File::open(path).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::NotFound {
-                DataError::MissingFile {
-                    path: path.to_path_buf(),
-                    hint: None,
-                }
-            } else {
-                DataError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                    hint: None,
-                }
-            }
-        })?;
-        Self::from_csv_reader(std::io::BufReader::new(file), path, options)
+        Self::from_csv_reader(std::io::BufReader::new(open(path)?), path, options)
     }
 
     /// Like [`from_csv`](Self::from_csv), reading from `reader`; `name` is
@@ -75,104 +63,178 @@ impl<T: Scalar, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
         name: impl AsRef<Path>,
         options: &CsvOptions,
     ) -> Result<Self, DataError> {
-        let path: PathBuf = name.as_ref().to_path_buf();
-        let mut reader = ::csv::ReaderBuilder::new()
-            .has_headers(options.has_header)
-            .delimiter(options.delimiter)
-            .flexible(true)
-            .trim(::csv::Trim::All)
-            .from_reader(reader);
-        let columns = IN + 1;
-        let csv_error = |e: ::csv::Error, path: &PathBuf| DataError::Csv {
-            path: path.clone(),
-            line: e.position().map_or(0, |p| p.line()),
-            message: e.to_string(),
-        };
-        let label_index = match &options.label_column {
-            LabelColumn::Last => IN,
-            LabelColumn::First => 0,
-            LabelColumn::Index(i) if *i < columns => *i,
-            LabelColumn::Index(i) => {
-                return Err(DataError::NoLabelColumn {
-                    path,
-                    column: format!("at index {i} (the records have {columns} columns)"),
-                })
-            }
-            LabelColumn::Named(name) => {
-                let headers = if options.has_header {
-                    Some(reader.headers().map_err(|e| csv_error(e, &path))?)
-                } else {
-                    None
-                };
-                match headers.and_then(|h| h.iter().position(|c| c == name)) {
-                    Some(i) => i,
-                    None => {
-                        return Err(DataError::NoLabelColumn {
-                            path,
-                            column: format!("named {name:?}"),
-                        })
-                    }
-                }
-            }
-        };
-
-        let mut features = Vec::new();
+        let path = name.as_ref();
         let mut labels = Vec::new();
-        let mut record = ::csv::StringRecord::new();
-        loop {
-            match reader.read_record(&mut record) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return Err(csv_error(e, &path)),
-            }
-            let line = record.position().map_or(0, |p| p.line());
-            if record.len() == 1 && record.get(0) == Some("") {
-                continue;
-            }
-            if record.len() != columns {
-                return Err(DataError::ColumnCount {
-                    path,
-                    line,
-                    expected: columns,
-                    features: IN,
-                    found: record.len(),
-                });
-            }
-            let mut row = [T::ZERO; IN];
-            let mut slots = row.iter_mut();
-            for (column, text) in record.iter().enumerate() {
-                if column == label_index {
-                    labels.push(parse_label(text, OUT).ok_or_else(|| DataError::BadLabel {
-                        path: path.clone(),
-                        line,
-                        text: text.to_owned(),
-                        classes: OUT,
-                    })?);
-                } else {
-                    // Checked after the conversion: 1e300 is finite in f64, not in f32.
-                    let value = text
-                        .parse::<f64>()
-                        .ok()
-                        .map(T::from_f64)
-                        .filter(|v| v.is_finite())
-                        .ok_or_else(|| DataError::BadNumber {
-                            path: path.clone(),
-                            line,
-                            column: column + 1,
-                            text: text.to_owned(),
-                        })?;
-                    if let Some(slot) = slots.next() {
-                        *slot = value;
-                    }
-                }
-            }
-            features.push(row);
-        }
-        if labels.is_empty() {
-            return Err(DataError::Empty { path, hint: None });
-        }
+        let features = read_records::<T, IN>(reader, path, options, 1, |line, fields| {
+            let text = fields[0].1;
+            let label = parse_label(text, OUT).ok_or_else(|| DataError::BadLabel {
+                path: path.to_path_buf(),
+                line,
+                text: text.to_owned(),
+                classes: OUT,
+            })?;
+            labels.push(label);
+            Ok(())
+        })?;
         Self::new(features, labels)
     }
+}
+
+impl<T: Scalar, const IN: usize, const OUT: usize> RegressionDataset<T, IN, OUT> {
+    /// Loads a CSV file: each record holds `IN` features and `OUT` target
+    /// values in consecutive columns: the last `OUT` columns by default, or
+    /// starting at the column [`CsvOptions::label_column`] names. Blank lines
+    /// are skipped. Errors as [`Dataset::from_csv`].
+    pub fn from_csv(path: impl AsRef<Path>, options: &CsvOptions) -> Result<Self, DataError> {
+        let path = path.as_ref();
+        Self::from_csv_reader(std::io::BufReader::new(open(path)?), path, options)
+    }
+
+    /// Like [`from_csv`](Self::from_csv), reading from `reader`; `name` is
+    /// the file name the errors report.
+    pub fn from_csv_reader(
+        reader: impl Read,
+        name: impl AsRef<Path>,
+        options: &CsvOptions,
+    ) -> Result<Self, DataError> {
+        let path = name.as_ref();
+        let mut targets = Vec::new();
+        let features = read_records::<T, IN>(reader, path, options, OUT, |line, fields| {
+            let mut row = [T::ZERO; OUT];
+            for (slot, &(column, text)) in row.iter_mut().zip(fields) {
+                *slot = parse_number(text, path, line, column)?;
+            }
+            targets.push(row);
+            Ok(())
+        })?;
+        Self::new(features, targets)
+    }
+}
+
+fn open(path: &Path) -> Result<std::fs::File, DataError> {
+    std::fs::File::open(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            DataError::MissingFile {
+                path: path.to_path_buf(),
+                hint: None,
+            }
+        } else {
+            DataError::Io {
+                path: path.to_path_buf(),
+                source,
+                hint: None,
+            }
+        }
+    })
+}
+
+/// A finite number, or an error naming the line and the 0-based `column`
+/// (reported 1-based).
+fn parse_number<T: Scalar>(
+    text: &str,
+    path: &Path,
+    line: u64,
+    column: usize,
+) -> Result<T, DataError> {
+    // Checked after the conversion: 1e300 is finite in f64, not in f32.
+    text.parse::<f64>()
+        .ok()
+        .map(T::from_f64)
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| DataError::BadNumber {
+            path: path.to_path_buf(),
+            line,
+            column: column + 1,
+            text: text.to_owned(),
+        })
+}
+
+/// Reads every record of `IN + label_columns` fields: the features are
+/// returned, the `label_columns` consecutive label fields (with their 0-based
+/// column) go to `on_labels` with the record's line.
+fn read_records<T: Scalar, const IN: usize>(
+    reader: impl Read,
+    path: &Path,
+    options: &CsvOptions,
+    label_columns: usize,
+    mut on_labels: impl FnMut(u64, &[(usize, &str)]) -> Result<(), DataError>,
+) -> Result<Vec<[T; IN]>, DataError> {
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(options.has_header)
+        .delimiter(options.delimiter)
+        .flexible(true)
+        .trim(::csv::Trim::All)
+        .from_reader(reader);
+    let columns = IN + label_columns;
+    let csv_error = |e: ::csv::Error| DataError::Csv {
+        path: path.to_path_buf(),
+        line: e.position().map_or(0, |p| p.line()),
+        message: e.to_string(),
+    };
+    let no_column = |column: String| DataError::NoLabelColumn {
+        path: path.to_path_buf(),
+        column,
+    };
+    let first_label = match &options.label_column {
+        LabelColumn::Last => IN,
+        LabelColumn::First => 0,
+        LabelColumn::Index(i) if *i + label_columns <= columns => *i,
+        LabelColumn::Index(i) => {
+            return Err(no_column(format!(
+                "at index {i} (the records have {columns} columns)"
+            )))
+        }
+        LabelColumn::Named(name) => {
+            let headers = if options.has_header {
+                Some(reader.headers().map_err(csv_error)?)
+            } else {
+                None
+            };
+            match headers.and_then(|h| h.iter().position(|c| c == name)) {
+                Some(i) if i + label_columns <= columns => i,
+                _ => return Err(no_column(format!("named {name:?}"))),
+            }
+        }
+    };
+    let label_range = first_label..first_label + label_columns;
+
+    let mut features = Vec::new();
+    let mut record = ::csv::StringRecord::new();
+    while reader.read_record(&mut record).map_err(csv_error)? {
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() == 1 && record.get(0) == Some("") {
+            continue;
+        }
+        if record.len() != columns {
+            return Err(DataError::ColumnCount {
+                path: path.to_path_buf(),
+                line,
+                expected: columns,
+                features: IN,
+                label_columns,
+                found: record.len(),
+            });
+        }
+        let mut row = [T::ZERO; IN];
+        let mut slots = row.iter_mut();
+        let mut label_fields = Vec::with_capacity(label_columns);
+        for (column, text) in record.iter().enumerate() {
+            if label_range.contains(&column) {
+                label_fields.push((column, text));
+            } else if let Some(slot) = slots.next() {
+                *slot = parse_number(text, path, line, column)?;
+            }
+        }
+        on_labels(line, &label_fields)?;
+        features.push(row);
+    }
+    if features.is_empty() {
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+            hint: None,
+        });
+    }
+    Ok(features)
 }
 
 /// A class index below `classes`, written as an integer (`2`) or an integral

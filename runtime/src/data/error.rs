@@ -40,7 +40,7 @@ pub enum DataError {
         message: String,
     },
     /// A CSV record has the wrong number of columns.
-    #[error("{}: line {line}: expected {expected} columns ({features} features and a label), found {found}", path.display())]
+    #[error("{}: line {line}: expected {expected} columns ({features} features and {label_columns} label or target columns), found {found}", path.display())]
     ColumnCount {
         /// The file.
         path: PathBuf,
@@ -50,6 +50,8 @@ pub enum DataError {
         expected: usize,
         /// The number of features the dataset type has (`IN`).
         features: usize,
+        /// The number of label columns (1) or target columns (`OUT`).
+        label_columns: usize,
         /// The number of columns found.
         found: usize,
     },
@@ -128,12 +130,12 @@ pub enum DataError {
         /// Its number of labels.
         labels: usize,
     },
-    /// Features and labels of different lengths given to `Dataset::new`.
-    #[error("{features} feature rows but {labels} labels")]
+    /// Features and labels (or targets) of different lengths.
+    #[error("{features} feature rows but {labels} labels or target rows")]
     LengthMismatch {
         /// The number of feature rows.
         features: usize,
-        /// The number of labels.
+        /// The number of labels or target rows.
         labels: usize,
     },
     /// A label given to `Dataset::new` is not below the number of classes.
@@ -145,6 +147,14 @@ pub enum DataError {
         label: usize,
         /// The number of classes (`OUT`).
         classes: usize,
+    },
+    /// A target given to `RegressionDataset::new` is NaN or infinite.
+    #[error("target {column} of row {row} is not finite")]
+    NonFiniteTarget {
+        /// The 0-based row.
+        row: usize,
+        /// The 0-based target.
+        column: usize,
     },
     /// A feature given to `Dataset::new` is NaN or infinite.
     #[error("feature {column} of row {row} is not finite")]

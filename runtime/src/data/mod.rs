@@ -44,6 +44,7 @@ mod error;
 mod idx;
 pub mod mnist;
 mod normalize;
+mod regression;
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -52,6 +53,7 @@ pub use self::csv::{CsvOptions, LabelColumn};
 pub use error::{DataError, IdxProblem};
 pub use idx::{read_idx_images, read_idx_labels, IdxImages};
 pub use normalize::Standardizer;
+pub use regression::RegressionDataset;
 
 use crate::{ClassLabels, Matrix, Scalar};
 
@@ -186,10 +188,8 @@ impl<T: Scalar, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
     /// returns `(train, test)`, both shuffled by `seed`. An error when the
     /// fraction is not in `(0, 1)` or leaves either side empty.
     pub fn split(self, test_fraction: f64, seed: u64) -> Result<(Self, Self), DataError> {
-        let test_rows = self.test_rows(test_fraction)?;
-        let order = shuffled_indices(self.len(), &mut DataRng::seed_from_u64(seed));
-        let (test, train) = order.split_at(test_rows);
-        Ok((self.take_rows(train), self.take_rows(test)))
+        let (train, test) = split_order(self.len(), test_fraction, seed)?;
+        Ok((self.take_rows(&train), self.take_rows(&test)))
     }
 
     /// Like [`split`](Self::split), but each class is split separately so the
@@ -201,7 +201,7 @@ impl<T: Scalar, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
         test_fraction: f64,
         seed: u64,
     ) -> Result<(Self, Self), DataError> {
-        self.test_rows(test_fraction)?;
+        test_rows(self.len(), test_fraction)?;
         let mut rng = DataRng::seed_from_u64(seed);
         let mut train = Vec::with_capacity(self.len());
         let mut test = Vec::new();
@@ -297,18 +297,6 @@ impl<T: Scalar, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
         Ok(())
     }
 
-    fn test_rows(&self, test_fraction: f64) -> Result<usize, DataError> {
-        let rows = round_fraction(self.len(), test_fraction);
-        if test_fraction > 0.0 && test_fraction < 1.0 && rows > 0 && rows < self.len() {
-            Ok(rows)
-        } else {
-            Err(DataError::BadSplit {
-                fraction: test_fraction,
-                rows: self.len(),
-            })
-        }
-    }
-
     fn take_rows(&self, rows: &[usize]) -> Self {
         Self {
             features: rows.iter().map(|&i| self.features[i]).collect(),
@@ -374,6 +362,32 @@ impl Shuffler {
     #[must_use]
     pub fn order(&self) -> &[usize] {
         &self.order
+    }
+}
+
+/// The rows `0..len` shuffled by `seed` and cut into `(train, test)` with
+/// `round(len · test_fraction)` test rows.
+fn split_order(
+    len: usize,
+    test_fraction: f64,
+    seed: u64,
+) -> Result<(Vec<usize>, Vec<usize>), DataError> {
+    let test = test_rows(len, test_fraction)?;
+    let mut order = shuffled_indices(len, &mut DataRng::seed_from_u64(seed));
+    let train = order.split_off(test);
+    Ok((train, order))
+}
+
+/// The number of test rows, when both sides get at least one.
+fn test_rows(len: usize, test_fraction: f64) -> Result<usize, DataError> {
+    let rows = round_fraction(len, test_fraction);
+    if test_fraction > 0.0 && test_fraction < 1.0 && rows > 0 && rows < len {
+        Ok(rows)
+    } else {
+        Err(DataError::BadSplit {
+            fraction: test_fraction,
+            rows: len,
+        })
     }
 }
 

@@ -22,7 +22,13 @@ impl<T: Scalar, const IN: usize> Standardizer<T, IN> {
     /// in `f64` (two passes). An empty dataset gives mean 0 and scale 1.
     #[must_use]
     pub fn fit<const OUT: usize>(data: &Dataset<T, IN, OUT>) -> Self {
-        let rows = data.features();
+        Self::fit_rows(data.features())
+    }
+
+    /// The mean and standard deviation of every feature of these rows (for
+    /// a [`RegressionDataset`](super::RegressionDataset): `fit_rows(train.features())`).
+    #[must_use]
+    pub fn fit_rows(rows: &[[T; IN]]) -> Self {
         let n = rows.len().max(1) as f64;
         let mut mean = vec![0.0f64; IN];
         for row in rows {
@@ -78,7 +84,12 @@ impl<T: Scalar, const IN: usize> Standardizer<T, IN> {
 
     /// Standardises every row of `data` in place.
     pub fn apply<const OUT: usize>(&self, data: &mut Dataset<T, IN, OUT>) {
-        for row in data.features_mut() {
+        self.apply_rows(data.features_mut());
+    }
+
+    /// Standardises these rows in place.
+    pub fn apply_rows(&self, rows: &mut [[T; IN]]) {
+        for row in rows {
             self.apply_row(row);
         }
     }
