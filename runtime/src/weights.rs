@@ -170,6 +170,10 @@ pub fn save<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
 /// Loads a network saved by [`save`]: the architecture in the file must be
 /// this network's, and every tensor must be present with the right dtype and
 /// shape and finite values; no other tensor may be in the file.
+///
+/// The architecture is the declaration text, struct name included: weights
+/// saved from a network since renamed (or with another activation) are
+/// refused. [`import_into`] loads them anyway when the tensors fit.
 pub fn load<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
     path: impl AsRef<Path>,
 ) -> Result<N, WeightsError> {

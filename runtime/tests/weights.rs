@@ -589,3 +589,120 @@ fn saving_parameters_with_their_own_architecture_string() {
     weights::import_into(&mut other, &path).unwrap();
     assert_eq!(other, net);
 }
+
+// ------------------------------------------------- networks from network!
+
+mod generated {
+    use chainrule::prelude::*;
+
+    network! {
+        /// The MNIST classifier of the README.
+        pub struct Mnist {
+            hidden: Dense<784, 128> => relu,
+            output: Dense<128, 10> => softmax,
+            loss: cross_entropy,
+        }
+    }
+
+    network! {
+        /// The same tensors as `Mnist`, another function (tanh).
+        pub struct MnistTanh {
+            hidden: Dense<784, 128> => tanh,
+            output: Dense<128, 10> => softmax,
+            loss: cross_entropy,
+        }
+    }
+
+    network! {
+        /// No bias in the first layer, a const generic width.
+        pub struct Narrow<const H: usize> {
+            first: DenseNoBias<6, H> => sigmoid,
+            second: Dense<H, 2>,
+            loss: mse,
+        }
+    }
+}
+
+use generated::{Mnist, MnistTanh, Narrow};
+
+#[test]
+fn generated_mnist_network_round_trips_with_pytorch_shapes() {
+    let dir = temp_dir("generated");
+    let path = dir.join("mnist.safetensors");
+    let mut net = Mnist::<f32>::new(11);
+    net.output.bias = Matrix::from_fn(|_, j| 0.01 * j as f32);
+    weights::save(&net, &path).unwrap();
+    let reloaded: Mnist<f32> = weights::load(&path).unwrap();
+    assert_eq!(reloaded, net);
+    let rows: Vec<[f32; 784]> = (0..5)
+        .map(|i| std::array::from_fn(|j| ((i * 784 + j) % 17) as f32 / 17.0))
+        .collect();
+    assert_eq!(reloaded.predict(&rows), net.predict(&rows));
+
+    let bytes = std::fs::read(&path).unwrap();
+    let file = SafeTensors::deserialize(&bytes).unwrap();
+    let shape = |name: &str| file.tensor(name).unwrap().shape().to_vec();
+    assert_eq!(shape("hidden.weight"), [128, 784]);
+    assert_eq!(shape("hidden.bias"), [128]);
+    assert_eq!(shape("output.weight"), [10, 128]);
+    assert_eq!(shape("output.bias"), [10]);
+    assert_eq!(file.len(), 4);
+    // 101,770 parameters of 4 bytes, plus the header.
+    assert!(bytes.len() > 101_770 * 4 && bytes.len() < 101_770 * 4 + 1024);
+}
+
+#[test]
+fn same_tensors_with_another_activation_is_another_architecture() {
+    let bytes = weights::to_bytes(&Mnist::<f32>::new(1)).unwrap();
+    let mut other = MnistTanh::<f32>::new(2);
+    let before = other.clone();
+    let err = weights::from_bytes_into(&mut other, &bytes, "mnist.safetensors").unwrap_err();
+    assert!(
+        matches!(err, WeightsError::WrongArchitecture { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("relu") && err.to_string().contains("tanh"),
+        "{err}"
+    );
+    assert_eq!(other, before);
+}
+
+#[test]
+fn a_layer_without_bias_has_no_bias_tensor_and_widths_are_checked() {
+    let net = Narrow::<5, f64>::new(3);
+    let bytes = weights::to_bytes(&net).unwrap();
+    let file = SafeTensors::deserialize(&bytes).unwrap();
+    let mut names = file.names();
+    names.sort_unstable();
+    assert_eq!(names, ["first.weight", "second.bias", "second.weight"]);
+    assert_eq!(file.tensor("first.weight").unwrap().shape(), [5, 6]);
+    let mut copy = Narrow::<5, f64>::zeros();
+    weights::from_bytes_into(&mut copy, &bytes, "narrow.safetensors").unwrap();
+    assert_eq!(copy, net);
+    // Another width: refused, by architecture or, when imported, by shape.
+    let mut wider = Narrow::<7, f64>::zeros();
+    let err = weights::from_bytes_into(&mut wider, &bytes, "narrow.safetensors").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WeightsError::WrongArchitecture { .. } | WeightsError::WrongShape { .. }
+        ),
+        "{err:?}"
+    );
+    let dir = temp_dir("narrow");
+    std::fs::write(dir.join("n.safetensors"), &bytes).unwrap();
+    let err = weights::import_into(&mut wider, dir.join("n.safetensors")).unwrap_err();
+    match err {
+        WeightsError::WrongShape {
+            name,
+            expected,
+            found,
+            ..
+        } => {
+            assert_eq!(name, "first.weight");
+            assert_eq!((expected, found), (vec![7, 6], vec![5, 6]));
+        }
+        other => panic!("expected WrongShape, got {other:?}"),
+    }
+}
