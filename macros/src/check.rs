@@ -81,6 +81,9 @@ pub enum Step {
         input: ValueId,
         /// The pre-activation.
         output: ValueId,
+        /// Set when the input's width and the layer's are different `const`
+        /// items: the compiler checks that they are equal.
+        junction: Option<Box<Junction>>,
     },
     /// `output = f(input)` (never the identity).
     Activation {
@@ -102,17 +105,19 @@ pub struct Loss {
     pub logits: Option<ValueId>,
 }
 
-/// `left == right`, or `dim != 0`, checked by the compiler.
+/// Two widths given by `const` items that must be equal: the value flows
+/// through `SameWidth<given, expected>::cast`, which exists only when they
+/// are (see `chainrule::__private::SameWidth`).
+#[derive(Clone)]
+pub struct Junction {
+    /// The width the earlier layer gives.
+    pub given: Dim,
+    /// The width the later layer takes (the error's span).
+    pub expected: Dim,
+}
+
+/// A condition on dimensions checked by the compiler.
 pub enum ConstCheck {
-    /// Two dimensions that must be equal.
-    Equal {
-        /// The dimension the later layer takes.
-        expected: Dim,
-        /// The dimension the earlier layer gives.
-        given: Dim,
-        /// The message when they differ.
-        message: String,
-    },
     /// A dimension that must not be zero.
     NonZero {
         /// The dimension.
@@ -151,6 +156,8 @@ pub fn check(mut graph: Graph) -> Result<Model, syn::Error> {
                 None
             }
         };
+        // An unknown kind is reported; shapes are still checked, as Dense.
+        let kind_or_dense = kind.unwrap_or(LayerKind::Dense);
         let kind_name = kind.map_or_else(|| decl.kind.to_string(), |k| k.name().to_string());
         let dims = match &decl.dims {
             None => {
@@ -185,20 +192,18 @@ pub fn check(mut graph: Graph) -> Result<Model, syn::Error> {
                 &mut const_checks,
             );
         }
-        if let Some(kind) = kind {
-            layers.push((
-                index,
-                Layer {
-                    attrs: decl.attrs.clone(),
-                    name: decl.name.clone(),
-                    kind,
-                    inputs,
-                    outputs,
-                    he_init: false,
-                    number: index + 1,
-                },
-            ));
-        }
+        layers.push((
+            index,
+            Layer {
+                attrs: decl.attrs.clone(),
+                name: decl.name.clone(),
+                kind: kind_or_dense,
+                inputs,
+                outputs,
+                he_init: false,
+                number: index + 1,
+            },
+        ));
     }
     if graph.layers.is_empty() {
         errors.push(syn::Error::new(
@@ -239,6 +244,7 @@ pub fn check(mut graph: Graph) -> Result<Model, syn::Error> {
                     broken = true;
                     continue;
                 };
+                let mut junction = None;
                 if input_value == 0 && !input_width_known {
                     values[0].width = layer_info.inputs.clone();
                     input_width_known = true;
@@ -247,14 +253,13 @@ pub fn check(mut graph: Graph) -> Result<Model, syn::Error> {
                     let giver = producer[input_value]
                         .and_then(|p| layers.iter().find(|(i, _)| *i == p))
                         .map(|(_, l)| l.name.to_string());
-                    compare_widths(
+                    junction = compare_widths(
                         &layer_info.inputs,
                         given,
                         &layer_info.name.to_string(),
                         giver.as_deref().unwrap_or("the input"),
                         &generic_names,
                         &mut errors,
-                        &mut const_checks,
                     );
                 }
                 let number = layer_info.number;
@@ -268,6 +273,7 @@ pub fn check(mut graph: Graph) -> Result<Model, syn::Error> {
                     layer: layers.iter().position(|(i, _)| i == layer).unwrap_or(0),
                     input: input_value,
                     output,
+                    junction,
                 });
                 node_value[id] = Some(output);
             }
@@ -285,8 +291,8 @@ pub fn check(mut graph: Graph) -> Result<Model, syn::Error> {
                                     &ident.to_string(),
                                 ),
                             ));
-                            broken = true;
-                            continue;
+                            // Reported; shapes are still checked, as identity.
+                            Activation::Identity
                         }
                     },
                 };
@@ -490,7 +496,8 @@ fn check_dimension(
 }
 
 /// `expected` (what layer `taker` takes) against `given` (what `giver`
-/// gives).
+/// gives); returns the junction the compiler must check when both are
+/// `const` items.
 fn compare_widths(
     expected: &Dim,
     given: &Dim,
@@ -498,8 +505,7 @@ fn compare_widths(
     giver: &str,
     generic_names: &HashSet<String>,
     errors: &mut Vec<syn::Error>,
-    const_checks: &mut Vec<ConstCheck>,
-) {
+) -> Option<Box<Junction>> {
     let message = format!(
         "layer `{taker}` takes {} inputs but `{giver}` gives {}",
         quoted(expected),
@@ -510,9 +516,10 @@ fn compare_widths(
             if a != b {
                 errors.push(syn::Error::new(expected.span(), message));
             }
+            None
         }
-        (Some(Err(_)), _) | (_, Some(Err(_))) => {}
-        _ if expected.text() == given.text() => {}
+        (Some(Err(_)), _) | (_, Some(Err(_))) => None,
+        _ if expected.text() == given.text() => None,
         _ if mentions_generic(expected, generic_names)
             || mentions_generic(given, generic_names) =>
         {
@@ -522,12 +529,12 @@ fn compare_widths(
                     "{message}: a dimension given by a const generic parameter only fits the same parameter"
                 ),
             ));
+            None
         }
-        _ => const_checks.push(ConstCheck::Equal {
-            expected: expected.clone(),
+        _ => Some(Box::new(Junction {
             given: given.clone(),
-            message,
-        }),
+            expected: expected.clone(),
+        })),
     }
 }
 
@@ -783,18 +790,18 @@ mod tests {
             }
         })
         .expect("valid");
-        let equal: Vec<String> = model
-            .const_checks
+        let junctions: Vec<(String, String)> = model
+            .steps
             .iter()
-            .filter_map(|c| match c {
-                ConstCheck::Equal { message, .. } => Some(message.clone()),
-                ConstCheck::NonZero { .. } => None,
+            .filter_map(|s| match s {
+                Step::Dense {
+                    junction: Some(j), ..
+                } => Some((j.given.text(), j.expected.text())),
+                _ => None,
             })
             .collect();
-        assert_eq!(
-            equal,
-            ["layer `c` takes `WIDTH` inputs but `b` gives `HIDDEN`"]
-        );
+        assert_eq!(junctions, [("HIDDEN".to_string(), "WIDTH".to_string())]);
+        assert_eq!(model.const_checks.len(), 3, "INPUTS, HIDDEN, WIDTH != 0");
         let msgs = messages(quote! {
             struct Net<const H: usize> { a: Dense<4, H>, b: Dense<8, 1>, loss: mse }
         });

@@ -59,4 +59,32 @@ pub mod __private {
     pub use crate::{Matrix, Network, ParamInfo, Parameters, RowVector, Scalar, Targets, UpdateFn};
     pub use core;
     pub use std::{boxed::Box, string::String, vec::Vec};
+
+    /// Where one layer's output width meets the next layer's input width and
+    /// both are given by `const` items, which the macro cannot evaluate: the
+    /// generated code passes the value through [`SameWidth::cast`], which
+    /// only exists when the two are equal, so a mismatch is one readable
+    /// compile error at the later layer's dimension, with both numbers.
+    #[diagnostic::on_unimplemented(
+        message = "this layer takes {C} inputs but the layer before it gives {A}",
+        label = "takes {C} inputs, but the layer before it gives {A}",
+        note = "both dimensions come from `const` items: they must be equal"
+    )]
+    pub trait SameWidth<const A: usize, const C: usize> {
+        /// The matrix, as the width the next layer takes (the same type).
+        fn cast<T, const B: usize>(m: &Matrix<T, B, A>) -> &Matrix<T, B, C>;
+        /// The matrix, mutable, as the width the next layer takes.
+        fn cast_mut<T, const B: usize>(m: &mut Matrix<T, B, A>) -> &mut Matrix<T, B, C>;
+    }
+
+    impl<const A: usize> SameWidth<A, A> for () {
+        #[inline(always)]
+        fn cast<T, const B: usize>(m: &Matrix<T, B, A>) -> &Matrix<T, B, A> {
+            m
+        }
+        #[inline(always)]
+        fn cast_mut<T, const B: usize>(m: &mut Matrix<T, B, A>) -> &mut Matrix<T, B, A> {
+            m
+        }
+    }
 }

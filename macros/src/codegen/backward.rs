@@ -68,6 +68,7 @@ fn step_backward(model: &Model, step: &Step, options: Options) -> TokenStream {
             layer,
             input,
             output,
+            junction,
         } => {
             let l = &model.layers[*layer];
             let k = l.number;
@@ -78,7 +79,10 @@ fn step_backward(model: &Model, step: &Step, options: Options) -> TokenStream {
             let db = format_ident!("dl_db{}", k);
             let (i, o) = (&l.inputs, &l.outputs);
             let mut out = TokenStream::new();
-            let unrolled = unroll::dense_backward(model, *layer, *input, *output, options);
+            let unrolled = junction
+                .is_none()
+                .then(|| unroll::dense_backward(model, *layer, *input, *output, options))
+                .flatten();
             let w_doc = format!(
                 "rule 5: dl_dw{k} = dl_d{zn}ᵀ·{xn}   {} = [{}×B]·{}",
                 shape2(o, i),
@@ -98,6 +102,7 @@ fn step_backward(model: &Model, step: &Step, options: Options) -> TokenStream {
                 };
                 out.extend(quote! { #[doc = #doc] #unrolled });
             } else {
+                let x = super::through_junction(quote!(#x), junction.as_deref(), false);
                 out.extend(quote! {
                     let #dw = &mut grads.#field.weight;
                     #[doc = #w_doc]
@@ -125,6 +130,7 @@ fn step_backward(model: &Model, step: &Step, options: Options) -> TokenStream {
                     let doc = format!("{doc}   (unrolled)");
                     out.extend(quote! { #[doc = #doc] #unrolled });
                 } else {
+                    let dx = super::through_junction(quote!(#dx), junction.as_deref(), true);
                     out.extend(quote! {
                         #[doc = #doc]
                         #rt::rules::rule6_input_grad_into(#dz, &self.#field.weight, #dx);

@@ -44,6 +44,7 @@ pub(super) fn graph_dot(model: &Model) -> String {
                 layer,
                 input,
                 output,
+                ..
             } => {
                 let l = &model.layers[*layer];
                 let k = l.number;
@@ -106,7 +107,7 @@ pub(super) fn graph_dot(model: &Model) -> String {
 
     lines.push("    // backward".to_string());
     node(&mut lines, "dl_dl", "∂l/∂l = 1".to_string(), grad);
-    let start = match model.loss.logits {
+    match model.loss.logits {
         Some(logits) => {
             let g = format!("dl_d{}", model.values[logits].name);
             node(
@@ -120,7 +121,6 @@ pub(super) fn graph_dot(model: &Model) -> String {
                 _ => "fused sigmoid + BCE: (A − Y)/(B·N)",
             };
             edge(&mut lines, "dl_dl", &g, rule, back);
-            logits
         }
         None => {
             let out = &model.values[model.output];
@@ -135,16 +135,18 @@ pub(super) fn graph_dot(model: &Model) -> String {
                 &mut lines,
                 "dl_dl",
                 &g,
-                &format!("{} gradient", loss_name),
+                &format!("{loss_name}: dl_d{}", out.name),
                 back,
             );
-            model.output
         }
-    };
-    let _ = start;
+    }
     for step in model.steps.iter().rev() {
         match step {
-            Step::Activation { input, output, .. } => {
+            Step::Activation {
+                activation,
+                input,
+                output,
+            } => {
                 if model.loss.logits == Some(*input) {
                     continue;
                 }
@@ -158,12 +160,18 @@ pub(super) fn graph_dot(model: &Model) -> String {
                     format!("{gz} {}", shape("B", &model.values[*input].width)),
                     back,
                 );
-                edge(&mut lines, &ga, &gz, "rule 7: ⊗ f′", back);
+                let label = format!(
+                    "rule 7: {ga} ⊗ {}′({})",
+                    activation.name(),
+                    model.values[*input].name
+                );
+                edge(&mut lines, &ga, &gz, &label, back);
             }
             Step::Dense {
                 layer,
                 input,
                 output,
+                ..
             } => {
                 let l = &model.layers[*layer];
                 let k = l.number;
@@ -175,7 +183,8 @@ pub(super) fn graph_dot(model: &Model) -> String {
                     format!("{gw} {}", shape2(&l.outputs, &l.inputs)),
                     grad,
                 );
-                edge(&mut lines, &gz, &gw, "rule 5: ᵀ·x", back);
+                let label = format!("rule 5: {gz}ᵀ·{}", model.values[*input].name);
+                edge(&mut lines, &gz, &gw, &label, back);
                 if l.kind == LayerKind::Dense {
                     let gb = format!("dl_db{k}");
                     node(
@@ -184,7 +193,8 @@ pub(super) fn graph_dot(model: &Model) -> String {
                         format!("{gb} {}", shape("1", &l.outputs)),
                         grad,
                     );
-                    edge(&mut lines, &gz, &gb, "column sums", back);
+                    let label = format!("bias: 1ᵀ·{gz}");
+                    edge(&mut lines, &gz, &gb, &label, back);
                 }
                 if *input != 0 {
                     let gx = format!("dl_d{}", model.values[*input].name);
@@ -194,7 +204,7 @@ pub(super) fn graph_dot(model: &Model) -> String {
                         format!("{gx} {}", shape("B", &model.values[*input].width)),
                         back,
                     );
-                    edge(&mut lines, &gz, &gx, &format!("rule 6: ·W{k}"), back);
+                    edge(&mut lines, &gz, &gx, &format!("rule 6: {gz}·W{k}"), back);
                 }
             }
         }

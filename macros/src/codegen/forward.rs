@@ -52,6 +52,7 @@ pub(super) fn step_statements(model: &Model, step: &Step, options: Options) -> T
             layer,
             input,
             output,
+            junction,
         } => {
             let l = &model.layers[*layer];
             let k = l.number;
@@ -75,10 +76,15 @@ pub(super) fn step_statements(model: &Model, step: &Step, options: Options) -> T
                 )
             };
             let field = &l.name;
-            if let Some(unrolled) = unroll::dense_forward(model, *layer, *input, *output, options) {
+            if let Some(unrolled) = junction
+                .is_none()
+                .then(|| unroll::dense_forward(model, *layer, *input, *output, options))
+                .flatten()
+            {
                 let doc = format!("{doc}   (unrolled)");
                 return quote! { #[doc = #doc] #unrolled };
             }
+            let x = super::through_junction(quote!(#x), junction.as_deref(), false);
             quote! {
                 #[doc = #doc]
                 self.#field.forward_into(#x, #z);

@@ -328,13 +328,6 @@ pub(super) fn const_checks(model: &Model) -> TokenStream {
     let mut out = TokenStream::new();
     for check in &model.const_checks {
         let tokens = match check {
-            ConstCheck::Equal {
-                expected,
-                given,
-                message,
-            } => quote_spanned! {expected.span()=>
-                const _: () = ::core::assert!(#expected == #given, #message);
-            },
             ConstCheck::NonZero { dim, message } => quote_spanned! {dim.span()=>
                 const _: () = ::core::assert!(#dim != 0, #message);
             },

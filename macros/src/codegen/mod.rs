@@ -164,6 +164,28 @@ impl Names {
     }
 }
 
+/// A value as the next layer reads it: `a1`, or, across a junction of two
+/// `const` widths, `<() as SameWidth<HIDDEN, WIDTH>>::cast(a1)` (spanned on
+/// the later layer's dimension, where a mismatch is reported).
+pub(crate) fn through_junction(
+    value: TokenStream,
+    junction: Option<&crate::check::Junction>,
+    mutable: bool,
+) -> TokenStream {
+    let Some(j) = junction else {
+        return value;
+    };
+    let (rt, given, expected) = (rt(), &j.given, &j.expected);
+    let cast = if mutable {
+        quote::format_ident!("cast_mut")
+    } else {
+        quote::format_ident!("cast")
+    };
+    quote::quote_spanned! {expected.span()=>
+        <() as #rt::SameWidth<#given, #expected>>::#cast(#value)
+    }
+}
+
 /// The identifier of a value: `x`, `z1`, `a1`.
 pub(crate) fn value_ident(model: &Model, value: ValueId) -> Ident {
     Ident::new(&model.values[value].name, Span::call_site())

@@ -54,3 +54,67 @@ fn uses_only_absolute_paths() {
     assert!(code.contains(":: chainrule :: __private :: Network < 784 , 10 >"));
     assert!(code.contains("# [automatically_derived]"));
 }
+
+fn model(tokens: TokenStream) -> Model {
+    crate::check::check(crate::ir::lower(syn::parse2(tokens).expect("parses"))).expect("valid")
+}
+
+#[test]
+fn dot_labels_each_backward_edge_with_its_rule_and_operands() {
+    let dot = dot::graph_dot(&model(quote! {
+        pub struct Mnist {
+            hidden: Dense<784, 128> => relu,
+            output: Dense<128, 10> => softmax,
+            loss: cross_entropy,
+        }
+    }));
+    for edge in [
+        r#"dl_dz2 -> dl_dw2 [label="rule 5: dl_dz2ᵀ·a1", style=dashed];"#,
+        r#"dl_dz1 -> dl_dw1 [label="rule 5: dl_dz1ᵀ·x", style=dashed];"#,
+        r#"dl_dz2 -> dl_da1 [label="rule 6: dl_dz2·W2", style=dashed];"#,
+        r#"dl_da1 -> dl_dz1 [label="rule 7: dl_da1 ⊗ relu′(z1)", style=dashed];"#,
+        r#"dl_dz2 -> dl_db2 [label="bias: 1ᵀ·dl_dz2", style=dashed];"#,
+        r#"x -> z1 [label="·Wᵀ"];"#,
+        r#"z1 -> a1 [label="relu"];"#,
+    ] {
+        assert!(dot.contains(edge), "missing {edge} in\n{dot}");
+    }
+    // No gradient for x, and none for a2 (the fused loss writes dl_dz2).
+    assert!(!dot.contains("dl_dx"));
+    assert!(!dot.contains("dl_da2"));
+}
+
+#[test]
+fn dot_is_well_formed_every_edge_joins_declared_nodes() {
+    let dot = dot::graph_dot(&model(quote! {
+        struct Deep {
+            a: Dense<2, 3> => tanh,
+            b: DenseNoBias<3, 3> => leaky_relu,
+            c: Dense<3, 1> => sigmoid,
+            loss: mse,
+        }
+    }));
+    assert!(dot.starts_with("digraph Deep {\n") && dot.ends_with("}\n"));
+    let mut nodes = std::collections::HashSet::new();
+    let mut edges = Vec::new();
+    for line in dot.lines().map(str::trim) {
+        if let Some((head, _)) = line.split_once(" [") {
+            match head.split_once(" -> ") {
+                Some((from, to)) => edges.push((from.to_string(), to.to_string())),
+                None => {
+                    nodes.insert(head.to_string());
+                }
+            }
+        }
+    }
+    for (from, to) in &edges {
+        assert!(
+            nodes.contains(from) && nodes.contains(to),
+            "{from} -> {to} undeclared"
+        );
+    }
+    // A non-fused loss: the loss gradient reaches a3, then rule 7 to z3.
+    assert!(dot.contains(r#"dl_dl -> dl_da3 [label="mse: dl_da3""#));
+    assert!(dot.contains(r#"dl_da3 -> dl_dz3 [label="rule 7: dl_da3 ⊗ sigmoid′(z3)""#));
+    assert!(!dot.contains("b2 ["), "DenseNoBias has no bias node");
+}
