@@ -274,6 +274,20 @@ fn one_hot_get_and_subset() {
 }
 
 #[test]
+#[should_panic(expected = "Dataset::scale by NaN")]
+fn scale_by_nan_panics_as_documented() {
+    let mut data = Dataset::<f64, 1, 2>::new(vec![[1.0]], vec![0]).unwrap();
+    data.scale(f64::NAN);
+}
+
+#[test]
+#[should_panic(expected = "overflowed")]
+fn scale_that_overflows_panics_as_documented() {
+    let mut data = Dataset::<f32, 1, 2>::new(vec![[1e30]], vec![0]).unwrap();
+    data.scale(1e30);
+}
+
+#[test]
 fn scale_multiplies_every_feature() {
     let mut data = Dataset::<f64, 2, 2>::new(vec![[16.0, 8.0], [0.0, 4.0]], vec![0, 1]).unwrap();
     data.scale(1.0 / 16.0);

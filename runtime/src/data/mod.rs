@@ -178,10 +178,17 @@ impl<T: Scalar, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
 
     /// Multiplies every feature by `factor` (for example `1.0 / 16.0` for the
     /// digits, whose pixels are `0..=16`).
+    ///
+    /// # Panics
+    /// When `factor` is NaN or infinite, or a scaled feature overflows to
+    /// infinity: the features stay finite, as every constructor checks.
     pub fn scale(&mut self, factor: T) {
+        assert!(factor.is_finite(), "Dataset::scale by {factor}");
         for row in &mut self.features {
             row.iter_mut().for_each(|x| *x *= factor);
         }
+        let finite = self.features.iter().flatten().all(|x| x.is_finite());
+        assert!(finite, "Dataset::scale by {factor} overflowed a feature");
     }
 
     /// Splits off a shuffled test set of `round(len · test_fraction)` rows;
