@@ -23,6 +23,13 @@ const M: usize = 3;
 /// Half-width of the uniform noise added to Y.
 const NOISE: f64 = 0.01;
 
+/// Under `cargo test` the example runs as a test (debug build, same
+/// assertions).
+#[test]
+fn runs_and_its_assertions_hold() {
+    main();
+}
+
 fn main() {
     let w_true = Matrix::<f64, N, M>::from_rows([
         [1.5, -2.0, 0.0],

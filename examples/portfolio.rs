@@ -9,6 +9,13 @@
 
 use chainrule::{jacobian, Matrix};
 
+/// Under `cargo test` the example runs as a test (debug build, same
+/// assertions).
+#[test]
+fn runs_and_its_assertions_hold() {
+    main();
+}
+
 fn main() {
     // Portfolio p holds W[p][s] shares of stock s.
     let w = Matrix::<f64, 2, 3>::from_rows([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
