@@ -275,6 +275,10 @@ fn products_for<T: Scalar>() {
     products_match_reference::<T, 5, 40, 3>();
     products_match_reference::<T, 1, 64, 10>();
     products_match_reference::<T, 10, 64, 1>();
+    // Larger than any register block or cache tile a kernel is likely to
+    // use, with remainders in every dimension.
+    products_match_reference::<T, 37, 300, 29>();
+    products_match_reference::<T, 67, 131, 70>();
 }
 
 #[test]
