@@ -118,7 +118,15 @@ pub struct Junction {
 
 /// A condition on dimensions checked by the compiler.
 pub enum ConstCheck {
-    /// A dimension that must not be zero.
+    /// A dimension given by a const generic parameter that must not be zero:
+    /// asserted when the network is made with a zero there.
+    NonZeroGeneric {
+        /// The dimension.
+        dim: Dim,
+        /// The message when it is zero.
+        message: String,
+    },
+    /// A dimension given by `const` items that must not be zero.
     NonZero {
         /// The dimension.
         dim: Dim,
@@ -205,7 +213,10 @@ pub fn check(mut graph: Graph) -> Result<Model, syn::Error> {
             },
         ));
     }
-    if graph.layers.is_empty() {
+    // After a syntax error, entries may be missing: no "empty" or "missing
+    // loss" errors that the fix of the syntax error would make false.
+    let complete = errors.is_empty();
+    if graph.layers.is_empty() && complete {
         errors.push(syn::Error::new(
             graph.ident.span(),
             format!(
@@ -235,17 +246,22 @@ pub fn check(mut graph: Graph) -> Result<Model, syn::Error> {
     for (id, node) in graph.nodes.iter().enumerate() {
         match &node.op {
             Op::Input => node_value[id] = Some(0),
+            // After a syntax error: nothing to compare with.
+            Op::Unknown => broken = true,
             Op::Dense { layer, input } => {
                 let Some((_, layer_info)) = layers.iter().find(|(i, _)| i == layer) else {
                     broken = true;
                     continue;
                 };
-                let Some(input_value) = node_value[*input] else {
-                    broken = true;
-                    continue;
-                };
                 let mut junction = None;
-                if input_value == 0 && !input_width_known {
+                let input_value = node_value[*input];
+                if input_value.is_none() {
+                    broken = true;
+                }
+                let input_value = input_value.unwrap_or(usize::MAX);
+                if input_value == usize::MAX {
+                    // Unknown input (after a syntax error): nothing to compare.
+                } else if input_value == 0 && !input_width_known {
                     values[0].width = layer_info.inputs.clone();
                     input_width_known = true;
                 } else if input_value != 0 || input_width_known {
@@ -271,7 +287,7 @@ pub fn check(mut graph: Graph) -> Result<Model, syn::Error> {
                 let output = values.len() - 1;
                 steps.push(Step::Dense {
                     layer: layers.iter().position(|(i, _)| i == layer).unwrap_or(0),
-                    input: input_value,
+                    input: input_value.min(output),
                     output,
                     junction,
                 });
@@ -359,7 +375,7 @@ pub fn check(mut graph: Graph) -> Result<Model, syn::Error> {
     }
 
     // The loss.
-    let loss = check_loss(&graph, &node_value, &node_activation, &mut errors);
+    let loss = check_loss(&graph, &node_value, &node_activation, complete, &mut errors);
 
     if let Some(first) = errors.into_iter().reduce(|mut all, e| {
         all.combine(e);
@@ -445,7 +461,7 @@ fn check_generics(generics: &Generics, errors: &mut Vec<syn::Error>) -> HashSet<
 /// Whether a dimension mentions a const generic parameter of the network.
 fn mentions_generic(dim: &Dim, generic_names: &HashSet<String>) -> bool {
     let tokens = match dim {
-        Dim::Lit(_) => return false,
+        Dim::Lit(_) | Dim::Neg(..) => return false,
         Dim::Path(p) => quote::quote!(#p),
         Dim::Block(b) => quote::quote!(#b),
     };
@@ -477,21 +493,51 @@ fn check_dimension(
     const_checks: &mut Vec<ConstCheck>,
 ) {
     let message = format!("layer `{layer}` has zero {role}: every dimension must be at least 1");
+    let singular = role.trim_end_matches('s');
+    if let Dim::Neg(..) = dim {
+        errors.push(syn::Error::new_spanned(
+            dim,
+            format!(
+                "layer `{layer}` has a negative {singular} dimension `{}`: every dimension is a positive integer",
+                dim.text()
+            ),
+        ));
+        return;
+    }
     match dim.literal_value() {
         Some(Ok(0)) => errors.push(syn::Error::new(dim.span(), message)),
         Some(Ok(_)) => {}
-        Some(Err(e)) => errors.push(syn::Error::new(
-            dim.span(),
-            format!("dimension of layer `{layer}` is not a `usize`: {e}"),
-        )),
-        None if mentions_generic(dim, generic_names) => {}
-        None => const_checks.push(ConstCheck::NonZero {
-            dim: dim.clone(),
-            message: format!(
+        Some(Err(_)) => {
+            let text = dim.text();
+            let digits = text.trim_end_matches(|c: char| !c.is_ascii_digit());
+            let why =
+                if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit() || c == '_') {
+                    "does not fit in a `usize`"
+                } else {
+                    "is not a `usize` integer"
+                };
+            errors.push(syn::Error::new(
+                dim.span(),
+                format!("the {singular} dimension `{text}` of layer `{layer}` {why}"),
+            ));
+        }
+        None => {
+            let message = format!(
                 "layer `{layer}` has zero {role}: `{}` is 0, every dimension must be at least 1",
                 dim.text()
-            ),
-        }),
+            );
+            const_checks.push(if mentions_generic(dim, generic_names) {
+                ConstCheck::NonZeroGeneric {
+                    dim: dim.clone(),
+                    message,
+                }
+            } else {
+                ConstCheck::NonZero {
+                    dim: dim.clone(),
+                    message,
+                }
+            });
+        }
     }
 }
 
@@ -544,6 +590,7 @@ fn check_loss(
     graph: &Graph,
     node_value: &[Option<ValueId>],
     node_activation: &[Activation],
+    complete: bool,
     errors: &mut Vec<syn::Error>,
 ) -> Option<(Loss, NodeId)> {
     if let Some(span) = graph.loss_not_last {
@@ -553,6 +600,9 @@ fn check_loss(
         ));
     }
     let Some(first) = graph.losses.first() else {
+        if !complete {
+            return None;
+        }
         errors.push(syn::Error::new(
             graph.body_span,
             format!(
@@ -801,13 +851,68 @@ mod tests {
             })
             .collect();
         assert_eq!(junctions, [("HIDDEN".to_string(), "WIDTH".to_string())]);
-        assert_eq!(model.const_checks.len(), 3, "INPUTS, HIDDEN, WIDTH != 0");
+        assert_eq!(
+            model.const_checks.len(),
+            5,
+            "INPUTS, H, H, HIDDEN, WIDTH != 0"
+        );
         let msgs = messages(quote! {
             struct Net<const H: usize> { a: Dense<4, H>, b: Dense<8, 1>, loss: mse }
         });
         assert_eq!(
             msgs,
             ["layer `b` takes 8 inputs but `a` gives `H`: a dimension given by a const generic parameter only fits the same parameter"]
+        );
+    }
+
+    #[test]
+    fn bad_literals_are_named_with_their_layer() {
+        let msgs = messages(quote! {
+            struct Net { h: Dense<4, -8>, o: Dense<99999999999999999999999, 1>, loss: sse }
+        });
+        assert_eq!(
+            msgs,
+            [
+                "layer `h` has a negative output dimension `-8`: every dimension is a positive integer",
+                "the input dimension `99999999999999999999999` of layer `o` does not fit in a `usize`",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_syntax_error_hides_no_layer_and_no_loss_errors_it_would_cause() {
+        // The missing comma swallows `output` into `hidden`'s entry: no
+        // "no layers" or "missing loss", and no comparison across the gap.
+        let msgs = messages(quote! {
+            struct Net { hidden: Dense<4, 8> => relu output: Dense<8, 1> }
+        });
+        assert_eq!(
+            msgs,
+            ["missing `,` before this entry: entries are separated by commas"]
+        );
+        let msgs = messages(quote! {
+            struct Net { a: Dense<4, 8>, b: Dense<8 9>, c: Dense<3, 1>, loss: sse }
+        });
+        assert_eq!(msgs.len(), 1, "only the syntax error: {msgs:?}");
+    }
+
+    #[test]
+    fn zero_through_a_generic_parameter_is_asserted_in_the_impl() {
+        let model = run(quote! {
+            struct Mlp<const H: usize> { hidden: Dense<4, H> => relu, output: Dense<H, 1>, loss: sse }
+        })
+        .expect("valid");
+        let generic: Vec<&str> = model
+            .const_checks
+            .iter()
+            .filter_map(|c| match c {
+                ConstCheck::NonZeroGeneric { message, .. } => Some(message.as_str()),
+                ConstCheck::NonZero { .. } => None,
+            })
+            .collect();
+        assert_eq!(
+            generic[0],
+            "layer `hidden` has zero outputs: `H` is 0, every dimension must be at least 1"
         );
     }
 

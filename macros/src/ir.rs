@@ -74,6 +74,9 @@ pub enum Op {
         /// The node whose value is multiplied.
         input: NodeId,
     },
+    /// A value that could not be parsed (an entry with a syntax error): its
+    /// width is unknown, so nothing is compared with it.
+    Unknown,
     /// `a = f(input)`; `name` is `None` for the implicit identity.
     Activation {
         /// The activation as written after `=>`.
@@ -136,6 +139,10 @@ pub fn lower(def: NetworkDef) -> Graph {
                 });
                 current = graph.nodes.len() - 1;
             }
+            Entry::Invalid => {
+                graph.nodes.push(Node { op: Op::Unknown });
+                current = graph.nodes.len() - 1;
+            }
             Entry::Loss(decl) => graph.losses.push(LossNode {
                 key: decl.key,
                 name: decl.name,
@@ -157,7 +164,7 @@ impl Graph {
             .iter()
             .enumerate()
             .filter(|(_, n)| match n.op {
-                Op::Input => false,
+                Op::Input | Op::Unknown => false,
                 Op::Dense { input, .. } | Op::Activation { input, .. } => input == node,
             })
             .map(|(id, _)| id)

@@ -33,6 +33,9 @@ pub struct NetworkDef {
 
 /// One comma-separated entry of the body.
 pub enum Entry {
+    /// An entry that did not parse (its error is in
+    /// [`NetworkDef::errors`]): shapes are not compared across it.
+    Invalid,
     /// `name: Kind<dims> => activation`.
     Layer(LayerDecl),
     /// `loss: name`.
@@ -70,6 +73,9 @@ pub enum Dim {
     Path(syn::Path),
     /// A braced constant expression, `{ 2 * H }`.
     Block(syn::ExprBlock),
+    /// A negative literal, `-8`: always an error, reported by the check
+    /// stage with the layer's name.
+    Neg(Token![-], LitInt),
 }
 
 impl Parse for NetworkDef {
@@ -96,7 +102,10 @@ impl Parse for NetworkDef {
         for piece in split_entries(tokens) {
             match syn::parse2::<Entry>(piece) {
                 Ok(entry) => entries.push(entry),
-                Err(err) => errors.push(err),
+                Err(err) => {
+                    entries.push(Entry::Invalid);
+                    errors.push(err);
+                }
             }
         }
         Ok(NetworkDef {
@@ -146,10 +155,14 @@ impl Parse for Entry {
             None
         };
         let activation = if input.peek(Token![=>]) {
-            let _: Token![=>] = input.parse()?;
+            let arrow: Token![=>] = input.parse()?;
             let act: Ident = input.parse().map_err(|e| {
                 syn::Error::new(
-                    e.span(),
+                    if input.is_empty() {
+                        arrow.spans[1]
+                    } else {
+                        e.span()
+                    },
                     "expected an activation after `=>`: identity, sigmoid, tanh, relu, leaky_relu or softmax",
                 )
             })?;
@@ -157,6 +170,11 @@ impl Parse for Entry {
         } else {
             None
         };
+        if input.peek(Ident) && input.peek2(Token![:]) {
+            return Err(
+                input.error("missing `,` before this entry: entries are separated by commas")
+            );
+        }
         if !input.is_empty() {
             return Err(input.error(
                 "unexpected tokens: an entry is `name: Dense<IN, OUT> => activation` or `loss: NAME`, separated by commas",
@@ -199,10 +217,19 @@ fn parse_dims(input: ParseStream) -> syn::Result<Vec<Dim>> {
 
 impl Parse for Dim {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        if input.peek(LitInt) {
+        if input.peek(Token![-]) && input.peek2(LitInt) {
+            Ok(Dim::Neg(input.parse()?, input.parse()?))
+        } else if input.peek(LitInt) {
             Ok(Dim::Lit(input.parse()?))
         } else if input.peek(syn::token::Brace) {
-            Ok(Dim::Block(input.parse()?))
+            let block: syn::ExprBlock = input.parse()?;
+            // `{ H }` is the same constant as `H`.
+            if let [syn::Stmt::Expr(syn::Expr::Path(path), None)] = block.block.stmts.as_slice() {
+                if path.qself.is_none() && path.attrs.is_empty() {
+                    return Ok(Dim::Path(path.path.clone()));
+                }
+            }
+            Ok(Dim::Block(block))
         } else if input.peek(Ident) || input.peek(Token![::]) || input.peek(Token![crate]) {
             Ok(Dim::Path(input.parse()?))
         } else {
@@ -220,6 +247,7 @@ impl Dim {
             Dim::Lit(lit) => lit.span(),
             Dim::Path(path) => syn::spanned::Spanned::span(path),
             Dim::Block(block) => syn::spanned::Spanned::span(block),
+            Dim::Neg(minus, _) => minus.span,
         }
     }
 
@@ -243,6 +271,7 @@ impl Dim {
                 .unwrap_or_else(|_| lit.to_string()),
             Dim::Path(path) => token_text(&quote::quote!(#path)),
             Dim::Block(block) => token_text(&quote::quote!(#block)),
+            Dim::Neg(_, lit) => format!("-{lit}"),
         }
     }
 }
@@ -260,6 +289,10 @@ impl quote::ToTokens for Dim {
             }
             Dim::Path(path) => path.to_tokens(tokens),
             Dim::Block(block) => block.to_tokens(tokens),
+            Dim::Neg(minus, lit) => {
+                minus.to_tokens(tokens);
+                lit.to_tokens(tokens);
+            }
         }
     }
 }
@@ -373,7 +406,24 @@ mod tests {
             }
         });
         assert_eq!(def.errors.len(), 2, "one error per malformed entry");
-        assert_eq!(def.entries.len(), 2, "the well-formed entries survive");
+        let valid = def
+            .entries
+            .iter()
+            .filter(|e| !matches!(e, Entry::Invalid))
+            .count();
+        assert_eq!(valid, 2, "the well-formed entries survive");
+    }
+
+    #[test]
+    fn braced_single_names_are_names_and_negatives_are_kept_for_the_check() {
+        let def = parse(quote! { struct N<const H: usize> { a: Dense<{ H }, -8>, loss: mse } });
+        let Entry::Layer(a) = &def.entries[0] else {
+            panic!("layer")
+        };
+        let dims = a.dims.as_ref().expect("dims");
+        assert!(matches!(&dims[0], Dim::Path(p) if p.is_ident("H")));
+        assert!(matches!(&dims[1], Dim::Neg(..)));
+        assert_eq!(dims[1].text(), "-8");
     }
 
     #[test]

@@ -116,6 +116,16 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
         ws_inits.push(quote!(#name: #rt::Matrix::zeros()));
     }
 
+    let generic_checks: Vec<TokenStream> = model
+        .const_checks
+        .iter()
+        .filter_map(|c| match c {
+            ConstCheck::NonZeroGeneric { dim, message } => Some(quote_spanned! {dim.span()=>
+                ::core::assert!(#dim != 0, #message);
+            }),
+            ConstCheck::NonZero { .. } => None,
+        })
+        .collect();
     let forward_fns = forward::methods(model, names, options);
     let backward_fn = backward::method(model, names, options);
     let dot = dot::graph_dot(model);
@@ -145,9 +155,14 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
             /// The number of outputs.
             pub const OUTPUTS: ::core::primitive::usize = #output_width;
 
+            /// Evaluated (at compile time) by every constructor: the
+            /// dimensions given by const generic parameters are not zero.
+            const NONZERO_DIMENSIONS: () = { #(#generic_checks)* };
+
             #[doc = #new_doc]
             #[must_use]
             pub fn new(seed: ::core::primitive::u64) -> Self {
+                let () = Self::NONZERO_DIMENSIONS;
                 let mut rng = #rt::init_rng(seed);
                 Self { #( #fields: <#tys>::init(#inits, &mut rng), )* }
             }
@@ -155,18 +170,21 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
             /// All parameters zero.
             #[must_use]
             pub fn zeros() -> Self {
+                let () = Self::NONZERO_DIMENSIONS;
                 Self { #( #fields: <#tys>::zeros(), )* }
             }
 
             /// Gradients, all zero.
             #[must_use]
             pub fn gradients(&self) -> #grads_ty {
+                let () = Self::NONZERO_DIMENSIONS;
                 #grads::zeros()
             }
 
             /// The buffers for batches of `B` rows (allocated once, here).
             #[must_use]
             pub fn workspace<const B: ::core::primitive::usize>(&self) -> #ws_ty {
+                let () = Self::NONZERO_DIMENSIONS;
                 #ws::new()
             }
 
@@ -331,6 +349,8 @@ pub(super) fn const_checks(model: &Model) -> TokenStream {
             ConstCheck::NonZero { dim, message } => quote_spanned! {dim.span()=>
                 const _: () = ::core::assert!(#dim != 0, #message);
             },
+            // Asserted in the impl, where the parameter is in scope.
+            ConstCheck::NonZeroGeneric { .. } => continue,
         };
         out.extend(tokens);
     }
