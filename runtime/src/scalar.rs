@@ -96,13 +96,11 @@ pub trait Scalar:
         b_transposed: bool,
         c: &mut [Self],
         accumulate: bool,
-    ) {
-        crate::kernels::gemm_portable(m, n, k, a, a_transposed, b, b_transposed, c, accumulate);
-    }
+    );
 }
 
 macro_rules! impl_scalar {
-    ($t:ident, $dtype:literal) => {
+    ($t:ident, $dtype:literal, $gemm:ident) => {
         impl Scalar for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -183,9 +181,35 @@ macro_rules! impl_scalar {
                 // without `-C target-feature=+fma`.
                 self * a + b
             }
+            #[inline]
+            fn gemm(
+                m: usize,
+                n: usize,
+                k: usize,
+                a: &[Self],
+                a_transposed: bool,
+                b: &[Self],
+                b_transposed: bool,
+                c: &mut [Self],
+                accumulate: bool,
+            ) {
+                let backend = crate::kernels::Backend::detected();
+                crate::kernels::$gemm(
+                    backend,
+                    m,
+                    n,
+                    k,
+                    a,
+                    a_transposed,
+                    b,
+                    b_transposed,
+                    c,
+                    accumulate,
+                );
+            }
         }
     };
 }
 
-impl_scalar!(f32, "F32");
-impl_scalar!(f64, "F64");
+impl_scalar!(f32, "F32", gemm_f32);
+impl_scalar!(f64, "F64", gemm_f64);

@@ -1,8 +1,6 @@
-//! Matrix-product kernels on row-major slices.
-//!
-//! [`gemm_portable`] is plain Rust written so that LLVM vectorizes it: the
-//! inner loops run along contiguous rows (axpy form) or keep several
-//! independent accumulators (dot form).
+//! Plain loops for small products, where packing would cost more than it
+//! saves: the inner loops run along contiguous rows (axpy form) or keep
+//! several independent accumulators (dot form) so that LLVM vectorizes them.
 
 use crate::Scalar;
 
@@ -10,12 +8,13 @@ use crate::Scalar;
 /// latency of the adds and let LLVM vectorize.
 const LANES: usize = 8;
 
-/// `c (m×n) = op(a) · op(b)` (or `+=` when `accumulate`), see [`Scalar::gemm`].
+/// `c (m×n) = op(a) · op(b)` (or `+=` when `accumulate`) with plain loops.
 ///
-/// # Panics
-/// When a slice is shorter than the dimensions say.
+/// The caller has checked the lengths (`a`, `b`, `c` hold at least `m·k`,
+/// `k·n`, `m·n` entries).
+#[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub fn gemm_portable<T: Scalar>(
+pub(super) fn gemm_direct_impl<T: Scalar>(
     m: usize,
     n: usize,
     k: usize,
@@ -29,6 +28,9 @@ pub fn gemm_portable<T: Scalar>(
     let (a, b, c) = (&a[..m * k], &b[..k * n], &mut c[..m * n]);
     if !accumulate {
         c.fill(T::ZERO);
+    }
+    if m == 0 || n == 0 || k == 0 {
+        return;
     }
     match (a_transposed, b_transposed) {
         // c[i, :] += a[i, p] · b[p, :]
@@ -57,20 +59,20 @@ pub fn gemm_portable<T: Scalar>(
         }
         // both transposed: c[i, j] += Σ_p a[p, i] · b[j, p]
         (true, true) => {
-            for i in 0..m {
-                for j in 0..n {
+            for (i, c_row) in c.chunks_exact_mut(n).enumerate() {
+                for (c_ij, b_row) in c_row.iter_mut().zip(b.chunks_exact(k)) {
                     let mut sum = T::ZERO;
-                    for p in 0..k {
-                        sum += a[p * m + i] * b[j * k + p];
+                    for (a_row, &b_jp) in a.chunks_exact(m).zip(b_row) {
+                        sum += a_row[i] * b_jp;
                     }
-                    c[i * n + j] += sum;
+                    *c_ij += sum;
                 }
             }
         }
     }
 }
 
-/// `y += alpha · x`.
+/// `y += alpha · x` over the common length of `x` and `y`.
 #[inline(always)]
 pub fn axpy<T: Scalar>(alpha: T, x: &[T], y: &mut [T]) {
     for (y, &x) in y.iter_mut().zip(x) {
@@ -78,7 +80,7 @@ pub fn axpy<T: Scalar>(alpha: T, x: &[T], y: &mut [T]) {
     }
 }
 
-/// `x · y` with [`LANES`] independent accumulators.
+/// `x · y` over the common length, with eight independent accumulators.
 #[inline(always)]
 pub fn dot<T: Scalar>(x: &[T], y: &[T]) -> T {
     let len = x.len().min(y.len());

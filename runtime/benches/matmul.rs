@@ -1,0 +1,366 @@
+//! f32 matrix products at the MNIST sizes and at small sizes, in GFLOP/s,
+//! each against a naive single-accumulator dot-product loop measured in the
+//! same run, plus the single-core FMA peak for a "% of peak" figure.
+//!
+//! `cargo bench -p chainrule --bench matmul` runs criterion, then prints a
+//! summary table (GFLOP/s, ratio to the naive loop, % of peak).
+//! `cargo test -p chainrule --benches` runs every case once (smoke mode).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use chainrule::kernels::{self, Backend};
+use chainrule::Scalar;
+use criterion::{criterion_group, Criterion, Throughput};
+
+/// One product `c (m×n) = op(a)·op(b)`.
+#[derive(Clone, Copy)]
+struct Case {
+    name: &'static str,
+    m: usize,
+    n: usize,
+    k: usize,
+    a_transposed: bool,
+    b_transposed: bool,
+}
+
+impl Case {
+    fn flops(self) -> u64 {
+        2 * (self.m * self.n * self.k) as u64
+    }
+}
+
+/// A dense layer 784→128 on a batch of 64 (weights out×in), and small ones.
+const CASES: [Case; 6] = [
+    // Z = X·Wᵀ: X 64×784, W 128×784.
+    Case {
+        name: "mnist_forward_x_wt",
+        m: 64,
+        n: 128,
+        k: 784,
+        a_transposed: false,
+        b_transposed: true,
+    },
+    // dW = dZᵀ·X: dZ 64×128, X 64×784.
+    Case {
+        name: "mnist_weight_grad_dzt_x",
+        m: 128,
+        n: 784,
+        k: 64,
+        a_transposed: true,
+        b_transposed: false,
+    },
+    // dX = dZ·W: dZ 64×128, W 128×784.
+    Case {
+        name: "mnist_input_grad_dz_w",
+        m: 64,
+        n: 784,
+        k: 128,
+        a_transposed: false,
+        b_transposed: false,
+    },
+    // A batch of one through the same layer.
+    Case {
+        name: "batch1_forward_x_wt",
+        m: 1,
+        n: 128,
+        k: 784,
+        a_transposed: false,
+        b_transposed: true,
+    },
+    Case {
+        name: "small_16x4_4x16",
+        m: 16,
+        n: 16,
+        k: 4,
+        a_transposed: false,
+        b_transposed: false,
+    },
+    Case {
+        name: "tiny_4x2_2x8",
+        m: 4,
+        n: 8,
+        k: 2,
+        a_transposed: false,
+        b_transposed: false,
+    },
+];
+
+/// The operands of a case, filled with small deterministic values.
+struct Operands {
+    a: Vec<f32>,
+    b: Vec<f32>,
+    c: Vec<f32>,
+}
+
+impl Operands {
+    fn new(case: Case) -> Self {
+        let fill = |len: usize, seed: usize| -> Vec<f32> {
+            (0..len)
+                .map(|i| ((i * 7 + seed) % 23) as f32 / 23.0 - 0.5)
+                .collect()
+        };
+        Operands {
+            a: fill(case.m * case.k, 1),
+            b: fill(case.k * case.n, 5),
+            c: vec![0.0; case.m * case.n],
+        }
+    }
+}
+
+/// The baseline: one dot product per entry with a single accumulator, so
+/// every add waits for the previous one.
+fn naive(case: Case, a: &[f32], b: &[f32], c: &mut [f32]) {
+    let Case {
+        m,
+        n,
+        k,
+        a_transposed,
+        b_transposed,
+        ..
+    } = case;
+    for i in 0..m {
+        for j in 0..n {
+            let mut sum = 0.0f32;
+            for p in 0..k {
+                let x = if a_transposed {
+                    a[p * m + i]
+                } else {
+                    a[i * k + p]
+                };
+                let y = if b_transposed {
+                    b[j * k + p]
+                } else {
+                    b[p * n + j]
+                };
+                sum += x * y;
+            }
+            c[i * n + j] = sum;
+        }
+    }
+}
+
+/// One way to compute a case into its operands' `c`.
+type Variant = fn(Case, &mut Operands);
+
+/// What is measured for each case: the crate's product (as the networks
+/// call it), the blocked product with the portable micro-kernel forced, the
+/// direct loops, and the naive baseline.
+fn variants() -> Vec<(&'static str, Variant)> {
+    vec![
+        ("chainrule", |case, o| {
+            f32::gemm(
+                case.m,
+                case.n,
+                case.k,
+                &o.a,
+                case.a_transposed,
+                &o.b,
+                case.b_transposed,
+                &mut o.c,
+                false,
+            )
+        }),
+        ("blocked_portable", |case, o| {
+            kernels::gemm_blocked_f32(
+                Backend::Portable,
+                case.m,
+                case.n,
+                case.k,
+                &o.a,
+                case.a_transposed,
+                &o.b,
+                case.b_transposed,
+                &mut o.c,
+                false,
+            )
+        }),
+        ("direct", |case, o| {
+            kernels::gemm_direct(
+                case.m,
+                case.n,
+                case.k,
+                &o.a,
+                case.a_transposed,
+                &o.b,
+                case.b_transposed,
+                &mut o.c,
+                false,
+            )
+        }),
+        ("naive", |case, o| naive(case, &o.a, &o.b, &mut o.c)),
+    ]
+}
+
+fn products(c: &mut Criterion) {
+    for case in CASES {
+        let mut group = c.benchmark_group(case.name);
+        group.throughput(Throughput::Elements(case.flops()));
+        let mut operands = Operands::new(case);
+        for (name, run) in variants() {
+            group.bench_function(name, |bench| {
+                bench.iter(|| {
+                    run(case, black_box(&mut operands));
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+/// Independent FMA chains, enough to cover the latency on two FMA pipes.
+const CHAINS: usize = 12;
+/// Steps per chain in one call.
+const PEAK_STEPS: usize = 1000;
+/// FLOPs of one [`fma_peak`] call (8 lanes, multiply and add).
+const PEAK_FLOPS: u64 = (CHAINS * PEAK_STEPS * 8 * 2) as u64;
+
+/// Runs [`PEAK_STEPS`] 256-bit FMAs on each of [`CHAINS`] independent
+/// accumulators; `None` without AVX2 + FMA.
+fn fma_peak(seed: f32) -> Option<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if Backend::Avx2Fma.is_supported() {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        return Some(unsafe { fma_chains(seed) });
+    }
+    let _ = seed;
+    None
+}
+
+/// # Safety
+/// The CPU has AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fma_chains(seed: f32) -> f32 {
+    use std::arch::x86_64::*;
+    let mul = _mm256_set1_ps(0.999_9);
+    let add = _mm256_set1_ps(seed);
+    let mut acc = [_mm256_set1_ps(seed); CHAINS];
+    for _ in 0..PEAK_STEPS {
+        for a in acc.iter_mut() {
+            *a = _mm256_fmadd_ps(*a, mul, add);
+        }
+    }
+    let mut sum = _mm256_setzero_ps();
+    for a in acc {
+        sum = _mm256_add_ps(sum, a);
+    }
+    let mut lanes = [0.0f32; 8];
+    _mm256_storeu_ps(lanes.as_mut_ptr(), sum);
+    lanes.iter().sum()
+}
+
+fn peak(c: &mut Criterion) {
+    if fma_peak(0.0).is_none() {
+        return;
+    }
+    let mut group = c.benchmark_group("fma_peak");
+    group.throughput(Throughput::Elements(PEAK_FLOPS));
+    group.bench_function("avx2_fma_chains", |bench| {
+        bench.iter(|| fma_peak(black_box(0.5)))
+    });
+    group.finish();
+}
+
+/// The CPU time this thread has used, in seconds: unlike the wall clock it
+/// does not count the time other processes hold the core, so the figures
+/// stay comparable on a busy machine.
+#[cfg(unix)]
+fn thread_seconds() -> f64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(status, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    now.tv_sec as f64 + now.tv_nsec as f64 * 1e-9
+}
+
+/// The wall clock since the first call, where no thread CPU clock exists.
+#[cfg(not(unix))]
+fn thread_seconds() -> f64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_secs_f64()
+}
+
+/// Best GFLOP/s of `run` over several batches of about 40 ms of thread CPU
+/// time.
+fn gflops(flops: u64, mut run: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    let mut calls = 0u64;
+    while start.elapsed() < Duration::from_millis(20) {
+        run();
+        calls += 1;
+    }
+    let per_batch = (calls * 2).max(1);
+    let mut best = f64::INFINITY;
+    for _ in 0..9 {
+        let start = thread_seconds();
+        for _ in 0..per_batch {
+            run();
+        }
+        best = best.min((thread_seconds() - start) / per_batch as f64);
+    }
+    flops as f64 / best / 1e9
+}
+
+/// The table of the report: GFLOP/s per case and variant, the ratio to the
+/// naive loop, and the share of the FMA peak.
+fn summary() {
+    let peak = fma_peak(0.0).map(|_| {
+        gflops(PEAK_FLOPS, || {
+            black_box(fma_peak(black_box(0.5)));
+        })
+    });
+    match peak {
+        Some(p) => {
+            println!("\nsingle-core f32 FMA peak (256-bit, {CHAINS} chains): {p:.1} GFLOP/s")
+        }
+        None => println!("\nno AVX2 + FMA: no peak measured"),
+    }
+    println!("backend: {:?}", Backend::detected());
+    println!(
+        "{:<26} {:<17} {:>9} {:>9} {:>8}",
+        "product", "variant", "GFLOP/s", "x naive", "% peak"
+    );
+    for case in CASES {
+        let mut operands = Operands::new(case);
+        let results: Vec<(&str, f64)> = variants()
+            .into_iter()
+            .map(|(name, run)| {
+                (
+                    name,
+                    gflops(case.flops(), || run(case, black_box(&mut operands))),
+                )
+            })
+            .collect();
+        let naive = results
+            .iter()
+            .find(|r| r.0 == "naive")
+            .map_or(f64::NAN, |r| r.1);
+        for (name, rate) in results {
+            let share = peak.map_or(String::from("-"), |p| format!("{:.0}%", 100.0 * rate / p));
+            println!(
+                "{:<26} {:<17} {:>9.2} {:>9.1} {:>8}",
+                case.name,
+                name,
+                rate,
+                rate / naive,
+                share
+            );
+        }
+    }
+}
+
+criterion_group!(benches, products, peak);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // Only a real benchmark run (`cargo bench` passes `--bench`) prints the
+    // summary; the smoke run of `cargo test --benches` stays quick.
+    if std::env::args().any(|arg| arg == "--bench") {
+        summary();
+    }
+}

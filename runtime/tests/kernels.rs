@@ -1,0 +1,305 @@
+//! The matrix-product kernels against a naive triple loop in f64: every form
+//! (`A·B`, `Aᵀ·B`, `A·Bᵀ`, `Aᵀ·Bᵀ`), with and without `accumulate`, on every
+//! shape with `m, n, k` in `1..=17` and on ragged and MNIST-sized ones, for
+//! f32 and f64, through the automatic path (direct loops for small products)
+//! and through the blocked path with each micro-kernel forced.
+
+use chainrule::kernels::{self, Backend};
+
+/// `(m, n, k)` of a product.
+type Shape = (usize, usize, usize);
+/// `(a_transposed, b_transposed)`.
+type Form = (bool, bool);
+
+/// The four forms.
+const FORMS: [Form; 4] = [(false, false), (true, false), (false, true), (true, true)];
+
+/// Deterministic values in [-1, 1) (a 64-bit LCG), different per `seed`.
+fn values(len: usize, seed: u64) -> Vec<f64> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// The product `op(a)·op(b)` in f64 and `Σ|op(a)||op(b)|` (for the error
+/// bound), by the definition.
+fn reference(
+    (m, n, k): (usize, usize, usize),
+    a: &[f64],
+    a_transposed: bool,
+    b: &[f64],
+    b_transposed: bool,
+) -> (Vec<f64>, Vec<f64>) {
+    // Rows of op(a) and columns of op(b), each contiguous along k.
+    let mut rows = vec![0.0; m * k];
+    let mut cols = vec![0.0; n * k];
+    for p in 0..k {
+        for i in 0..m {
+            rows[i * k + p] = if a_transposed {
+                a[p * m + i]
+            } else {
+                a[i * k + p]
+            };
+        }
+        for j in 0..n {
+            cols[j * k + p] = if b_transposed {
+                b[j * k + p]
+            } else {
+                b[p * n + j]
+            };
+        }
+    }
+    let mut product = vec![0.0; m * n];
+    let mut magnitude = vec![0.0; m * n];
+    for (i, row) in rows.chunks_exact(k).enumerate() {
+        for (j, col) in cols.chunks_exact(k).enumerate() {
+            let (mut sum, mut abs) = (0.0, 0.0);
+            for (x, y) in row.iter().zip(col) {
+                sum += x * y;
+                abs += (x * y).abs();
+            }
+            product[i * n + j] = sum;
+            magnitude[i * n + j] = abs;
+        }
+    }
+    (product, magnitude)
+}
+
+/// A way to run a product: a name and the function.
+type Gemm<T> = (
+    &'static str,
+    fn(usize, usize, usize, &[T], bool, &[T], bool, &mut [T], bool),
+);
+
+/// Checks `gemm` against [`reference`] on one shape, in each of `forms`,
+/// with and without `accumulate`. `epsilon` is the unit roundoff of `T`.
+fn check_shape<T: chainrule::Scalar>(
+    gemm: Gemm<T>,
+    (m, n, k): (usize, usize, usize),
+    forms: &[(bool, bool)],
+    epsilon: f64,
+) {
+    let a64 = values(m * k, (m * 31 + k) as u64);
+    let b64 = values(k * n, (n * 17 + k * 5 + 3) as u64);
+    let c64 = values(m * n, (m * n + 11) as u64);
+    let a: Vec<T> = a64.iter().map(|&x| T::from_f64(x)).collect();
+    let b: Vec<T> = b64.iter().map(|&x| T::from_f64(x)).collect();
+    // The reference works on the values as rounded to T, so that only the
+    // product's own rounding is measured.
+    let a64: Vec<f64> = a.iter().map(|x| x.to_f64()).collect();
+    let b64: Vec<f64> = b.iter().map(|x| x.to_f64()).collect();
+    for &(a_transposed, b_transposed) in forms {
+        let (product, magnitude) = reference((m, n, k), &a64, a_transposed, &b64, b_transposed);
+        for accumulate in [false, true] {
+            // Without accumulate the old contents must not matter: start from NaN.
+            let mut c: Vec<T> = if accumulate {
+                c64.iter().map(|&x| T::from_f64(x)).collect()
+            } else {
+                vec![T::from_f64(f64::NAN); m * n]
+            };
+            let start: Vec<f64> = c.iter().map(|x| x.to_f64()).collect();
+            (gemm.1)(
+                m,
+                n,
+                k,
+                &a,
+                a_transposed,
+                &b,
+                b_transposed,
+                &mut c,
+                accumulate,
+            );
+            for idx in 0..m * n {
+                let base = if accumulate { start[idx] } else { 0.0 };
+                let expected = base + product[idx];
+                let bound =
+                    2.0 * (k as f64 + 1.0) * epsilon * (magnitude[idx] + base.abs()) + 1e-300;
+                let got = c[idx].to_f64();
+                assert!(
+                    (got - expected).abs() <= bound,
+                    "{}: {m}×{n}×{k}, a_transposed {a_transposed}, b_transposed {b_transposed}, \
+                     accumulate {accumulate}: c[{}, {}] = {got}, expected {expected} (bound {bound})",
+                    gemm.0,
+                    idx / n,
+                    idx % n,
+                );
+            }
+        }
+    }
+}
+
+/// Every way to run an f32 product that this CPU supports.
+fn f32_paths() -> Vec<Gemm<f32>> {
+    let mut paths: Vec<Gemm<f32>> = vec![
+        ("automatic", |m, n, k, a, at, b, bt, c, acc| {
+            <f32 as chainrule::Scalar>::gemm(m, n, k, a, at, b, bt, c, acc)
+        }),
+        ("blocked portable", |m, n, k, a, at, b, bt, c, acc| {
+            kernels::gemm_blocked_f32(Backend::Portable, m, n, k, a, at, b, bt, c, acc)
+        }),
+    ];
+    if Backend::Avx2Fma.is_supported() {
+        paths.push(("blocked avx2", |m, n, k, a, at, b, bt, c, acc| {
+            kernels::gemm_blocked_f32(Backend::Avx2Fma, m, n, k, a, at, b, bt, c, acc)
+        }));
+    }
+    paths
+}
+
+/// Every way to run an f64 product that this CPU supports.
+fn f64_paths() -> Vec<Gemm<f64>> {
+    let mut paths: Vec<Gemm<f64>> = vec![
+        ("automatic", |m, n, k, a, at, b, bt, c, acc| {
+            <f64 as chainrule::Scalar>::gemm(m, n, k, a, at, b, bt, c, acc)
+        }),
+        ("blocked portable", |m, n, k, a, at, b, bt, c, acc| {
+            kernels::gemm_blocked_f64(Backend::Portable, m, n, k, a, at, b, bt, c, acc)
+        }),
+    ];
+    if Backend::Avx2Fma.is_supported() {
+        paths.push(("blocked avx2", |m, n, k, a, at, b, bt, c, acc| {
+            kernels::gemm_blocked_f64(Backend::Avx2Fma, m, n, k, a, at, b, bt, c, acc)
+        }));
+    }
+    paths
+}
+
+const F32_EPSILON: f64 = f32::EPSILON as f64 / 2.0;
+const F64_EPSILON: f64 = f64::EPSILON / 2.0;
+
+fn all_small_shapes() -> impl Iterator<Item = (usize, usize, usize)> {
+    (1..=17).flat_map(|m| (1..=17).flat_map(move |n| (1..=17).map(move |k| (m, n, k))))
+}
+
+// The automatic path of these shapes is the direct loops (below the
+// threshold); the blocked paths are forced.
+#[test]
+fn f32_every_small_shape() {
+    for path in f32_paths() {
+        for shape in all_small_shapes() {
+            check_shape(path, shape, &FORMS, F32_EPSILON);
+        }
+    }
+}
+
+#[test]
+fn f64_every_small_shape() {
+    for path in f64_paths() {
+        for shape in all_small_shapes() {
+            check_shape(path, shape, &FORMS, F64_EPSILON);
+        }
+    }
+}
+
+/// Ragged shapes that cross the block edges: several depth blocks (k > 256),
+/// several row blocks (m > 96), several column blocks of `op(b)` (n·k large
+/// for f32, and for f64 already at 1030×260), a depth of 1.
+const LARGE_SHAPES: [(usize, usize, usize); 5] = [
+    (33, 65, 129),
+    (101, 19, 517),
+    (5, 1030, 260),
+    (13, 3, 300),
+    (40, 50, 1),
+];
+
+#[test]
+fn f32_large_ragged_shapes() {
+    let direct: Gemm<f32> = ("direct", kernels::gemm_direct::<f32>);
+    for path in f32_paths().into_iter().chain([direct]) {
+        for shape in LARGE_SHAPES {
+            check_shape(path, shape, &FORMS, F32_EPSILON);
+        }
+    }
+}
+
+#[test]
+fn f64_large_ragged_shapes() {
+    let direct: Gemm<f64> = ("direct", kernels::gemm_direct::<f64>);
+    for path in f64_paths().into_iter().chain([direct]) {
+        for shape in LARGE_SHAPES {
+            check_shape(path, shape, &FORMS, F64_EPSILON);
+        }
+    }
+}
+
+/// The MNIST products of a 784→128 layer on a batch of 64, each in the form
+/// the network uses: forward `Z = X·Wᵀ` (64×784 · (128×784)ᵀ), weight
+/// gradient `dZᵀ·X` ((64×128)ᵀ · 64×784), input gradient `dZ·W`
+/// (64×128 · 128×784).
+const MNIST_PRODUCTS: [(Shape, Form); 3] = [
+    ((64, 128, 784), (false, true)),
+    ((128, 784, 64), (true, false)),
+    ((64, 784, 128), (false, false)),
+];
+
+#[test]
+fn f32_mnist_products() {
+    for path in f32_paths() {
+        for (shape, form) in MNIST_PRODUCTS {
+            check_shape(path, shape, &[form], F32_EPSILON);
+        }
+    }
+}
+
+#[test]
+fn f64_mnist_products() {
+    for (shape, form) in MNIST_PRODUCTS {
+        check_shape(f64_paths()[0], shape, &[form], F64_EPSILON);
+    }
+}
+
+#[test]
+fn an_empty_depth_gives_zeros_or_leaves_c() {
+    for path in f32_paths() {
+        let mut c = vec![f32::NAN; 6];
+        (path.1)(2, 3, 0, &[], false, &[], false, &mut c, false);
+        assert_eq!(c, vec![0.0; 6], "{}", path.0);
+        let mut c = vec![1.5f32; 6];
+        (path.1)(2, 3, 0, &[], false, &[], true, &mut c, true);
+        assert_eq!(c, vec![1.5; 6], "{}", path.0);
+    }
+}
+
+#[test]
+fn nan_and_infinity_propagate() {
+    for path in f32_paths() {
+        let (m, n, k) = (20, 20, 20);
+        let mut a = vec![1.0f32; m * k];
+        let b = vec![1.0f32; k * n];
+        a[3 * k + 5] = f32::NAN;
+        a[7 * k + 2] = f32::INFINITY;
+        let mut c = vec![0.0f32; m * n];
+        (path.1)(m, n, k, &a, false, &b, false, &mut c, false);
+        for (idx, &x) in c.iter().enumerate() {
+            match idx / n {
+                3 => assert!(x.is_nan(), "{}", path.0),
+                7 => assert_eq!(x, f32::INFINITY, "{}", path.0),
+                _ => assert_eq!(x, k as f32, "{}", path.0),
+            }
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "gemm: slices")]
+fn a_short_slice_panics_with_a_message() {
+    let mut c = vec![0.0f32; 4];
+    kernels::gemm_f32(
+        Backend::detected(),
+        2,
+        2,
+        3,
+        &[1.0; 5],
+        false,
+        &[1.0; 6],
+        false,
+        &mut c,
+        false,
+    );
+}
