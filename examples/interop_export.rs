@@ -4,13 +4,21 @@
 //! ```sh
 //! cargo run --example interop_export -- .cache/interop
 //! python3 tests/interop/check_safetensors.py .cache/interop
+//! cargo run --example interop_export -- --import .cache/interop
 //! ```
 //!
 //! For each case NAME it writes `model_NAME.safetensors` (the network, as
 //! [`chainrule::weights::save`] writes it) and `io_NAME.safetensors` (inputs
 //! `x` [rows, in] and outputs `y` [rows, out], with the layers in order in the
 //! metadata entry `layers`).
+//!
+//! With `--import` it goes the other way: it reads the weights and the
+//! inputs and outputs that the Python script wrote with numpy
+//! (`from_python_classifier_f32.safetensors`, no architecture metadata, as
+//! PyTorch writes them), and fails unless chainrule's outputs match numpy's
+//! to 1e-5.
 
+use std::error::Error;
 use std::path::{Path, PathBuf};
 
 use chainrule::prelude::*;
@@ -97,7 +105,7 @@ fn export<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
     dir: &Path,
     name: &str,
     layers: &str,
-) -> Result<(), WeightsError> {
+) -> Result<(), Box<dyn Error>> {
     net.visit_mut(&mut |info, values| {
         for (k, v) in values.iter_mut().enumerate() {
             *v += N::Scalar::from_f64(0.2 * ((k * 7 + info.index * 13) as f64).sin());
@@ -113,10 +121,9 @@ fn export<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
     weights::save(&net, &model)?;
     // The file reloads to the same network: same predictions, bit for bit.
     let reloaded: N = weights::load(&model)?;
-    assert!(
-        reloaded.predict(&rows) == outputs,
-        "{name}: reloaded predictions differ"
-    );
+    if reloaded.predict(&rows) != outputs {
+        return Err(format!("{name}: the reloaded network predicts differently").into());
+    }
     let io = InputsOutputs::<N::Scalar, IN, OUT> {
         x: rows.iter().flatten().copied().collect(),
         y: outputs.iter().flatten().copied().collect(),
@@ -130,12 +137,66 @@ fn export<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .unwrap_or_else(|| ".cache/interop".into()),
+/// Loads the classifier numpy wrote and checks chainrule's outputs against
+/// numpy's.
+fn import_from_python(dir: &Path) -> Result<(), Box<dyn Error>> {
+    let model = dir.join("from_python_classifier_f32.safetensors");
+    let mut net = Classifier::<f32>::zeros();
+    // Written without our architecture metadata: `load_into` refuses it,
+    // `import_into` checks names, dtypes and shapes only.
+    if !matches!(
+        weights::load_into(&mut net, &model),
+        Err(WeightsError::WrongArchitecture { found: None, .. })
+    ) {
+        return Err(format!(
+            "{}: load_into should refuse a file without architecture",
+            model.display()
+        )
+        .into());
+    }
+    weights::import_into(&mut net, &model)?;
+    let mut io = InputsOutputs::<f32, 5, 3> {
+        x: vec![0.0; ROWS * 5],
+        y: vec![0.0; ROWS * 3],
+    };
+    weights::import_into(
+        &mut io,
+        dir.join("from_python_io_classifier_f32.safetensors"),
+    )?;
+    let rows: Vec<[f32; 5]> =
+        io.x.chunks_exact(5)
+            .map(|r| [r[0], r[1], r[2], r[3], r[4]])
+            .collect();
+    let outputs = net.predict(&rows);
+    let error = outputs
+        .iter()
+        .flatten()
+        .zip(&io.y)
+        .map(|(a, b)| (a - b).abs())
+        .fold(
+            0.0f32,
+            |worst, d| if d.is_nan() || d > worst { d } else { worst },
+        ); // NaN sticks
+    if error.is_nan() || error > 1e-5 {
+        return Err(format!(
+            "numpy's weights in chainrule: outputs differ from numpy's by {error:e} > 1e-5"
+        )
+        .into());
+    }
+    println!(
+        "interop import: numpy-written weights ({} rows) give numpy's outputs in chainrule: max difference {error:.2e} (tolerance 1e-5)",
+        rows.len()
     );
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--import") {
+        let dir = args.get(1).map_or(".cache/interop", String::as_str);
+        return import_from_python(Path::new(dir));
+    }
+    let dir = PathBuf::from(args.first().map_or(".cache/interop", String::as_str));
     std::fs::create_dir_all(&dir)?;
     let classifier = "hidden=relu,middle=tanh,output=softmax";
     let regressor = "first=leaky_relu,second=sigmoid,last=identity";

@@ -12,6 +12,12 @@ Exits 1 when a file cannot be read as expected, when there is not at least one
 f32 and one f64 case, or when an output differs by more than the tolerance
 (1e-5 for f32, 1e-10 for f64). It also checks that it can fail: with one
 parameter of the last layer changed by 0.01 the outputs must no longer match.
+
+Then it writes the other direction: a classifier with numpy-drawn weights
+(`from_python_classifier_f32.safetensors`, written by
+`safetensors.numpy.save_file` without metadata, like PyTorch) and inputs with
+numpy's outputs (`from_python_io_classifier_f32.safetensors`), for
+`cargo run --example interop_export -- --import DIR` to check.
 """
 
 import re
@@ -20,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 from safetensors import safe_open
-from safetensors.numpy import load_file
+from safetensors.numpy import load_file, save_file
 
 TOLERANCE = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-10}
 LEAKY_RELU_SLOPE = 0.01
@@ -151,6 +157,23 @@ def check(directory, case):
     return dtype
 
 
+def write_from_python(directory):
+    """A 5 → 16 → 8 → 3 classifier (relu, tanh, softmax) with numpy weights."""
+    rng = np.random.default_rng(2024)
+    layers = [("hidden", "relu"), ("middle", "tanh"), ("output", "softmax")]
+    widths = [5, 16, 8, 3]
+    tensors = {}
+    for (name, _), inputs, outputs in zip(layers, widths, widths[1:]):
+        bound = np.sqrt(6.0 / inputs)
+        tensors[f"{name}.weight"] = rng.uniform(-bound, bound, (outputs, inputs)).astype(np.float32)
+        tensors[f"{name}.bias"] = rng.uniform(-0.5, 0.5, outputs).astype(np.float32)
+    x = rng.uniform(-2.0, 2.0, (23, 5)).astype(np.float32)
+    y = forward(tensors, layers, x).astype(np.float32)
+    save_file(tensors, str(directory / "from_python_classifier_f32.safetensors"))
+    save_file({"x": x, "y": y}, str(directory / "from_python_io_classifier_f32.safetensors"))
+    print(f"wrote from_python_classifier_f32.safetensors and its inputs and outputs for --import")
+
+
 def main():
     if len(sys.argv) != 2:
         fail("usage: check_safetensors.py DIR")
@@ -162,6 +185,7 @@ def main():
     if dtypes != set(TOLERANCE):
         fail(f"expected f32 and f64 cases, found {sorted(map(str, dtypes))}")
     print(f"interop check passed ({len(cases)} cases)")
+    write_from_python(directory)
 
 
 if __name__ == "__main__":
