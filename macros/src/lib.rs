@@ -14,6 +14,8 @@
 
 mod check;
 mod codegen;
+#[cfg(test)]
+mod expansion;
 mod ir;
 mod parse;
 mod vocab;

@@ -48,7 +48,7 @@ fn step_backward(model: &Model, step: &Step, options: Options) -> TokenStream {
             let (zn, an) = (&model.values[*input].name, &model.values[*output].name);
             let width = &model.values[*input].width;
             let doc = format!(
-                "rule 7: dl_d{zn} = dl_d{an} ⊗ {}   {}",
+                " rule 7: dl_d{zn} = dl_d{an} ⊗ {}   {}",
                 derivative_text(*activation, zn, an),
                 shape("B", width)
             );
@@ -84,13 +84,13 @@ fn step_backward(model: &Model, step: &Step, options: Options) -> TokenStream {
                 .then(|| unroll::dense_backward(model, *layer, *input, *output, options))
                 .flatten();
             let w_doc = format!(
-                "rule 5: dl_dw{k} = dl_d{zn}ᵀ·{xn}   {} = [{}×B]·{}",
+                " rule 5: dl_dw{k} = dl_d{zn}ᵀ·{xn}   {} = [{}×B]·{}",
                 shape2(o, i),
                 o.text(),
                 shape("B", i)
             );
             let b_doc = format!(
-                "bias: dl_db{k} = 1ᵀ·dl_d{zn} (column sums)   {} = [1×B]·{}",
+                " bias: dl_db{k} = 1ᵀ·dl_d{zn} (column sums)   {} = [1×B]·{}",
                 shape("1", o),
                 shape("B", o)
             );
@@ -104,14 +104,14 @@ fn step_backward(model: &Model, step: &Step, options: Options) -> TokenStream {
             } else {
                 let x = super::through_junction(quote!(#x), junction.as_deref(), false);
                 out.extend(quote! {
-                    let #dw = &mut grads.#field.weight;
                     #[doc = #w_doc]
+                    let #dw = &mut grads.#field.weight;
                     #rt::rules::rule5_weight_grad_into(#dz, #x, #dw);
                 });
                 if l.kind == LayerKind::Dense {
                     out.extend(quote! {
-                        let #db = &mut grads.#field.bias;
                         #[doc = #b_doc]
+                        let #db = &mut grads.#field.bias;
                         #rt::rules::bias_grad_into(#dz, #db);
                     });
                 }
@@ -119,7 +119,7 @@ fn step_backward(model: &Model, step: &Step, options: Options) -> TokenStream {
             if *input != 0 {
                 let dx = grad_ident(model, *input);
                 let doc = format!(
-                    "rule 6: dl_d{xn} = dl_d{zn}·W{k}   {} = {}·{}",
+                    " rule 6: dl_d{xn} = dl_d{zn}·W{k}   {} = {}·{}",
                     shape("B", i),
                     shape("B", o),
                     shape2(o, i)

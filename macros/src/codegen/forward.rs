@@ -61,7 +61,7 @@ pub(super) fn step_statements(model: &Model, step: &Step, options: Options) -> T
             let bias = l.kind == LayerKind::Dense;
             let doc = if bias {
                 format!(
-                    "{zn} = {xn}·W{k}ᵀ + 1·b{k}ᵀ   {} = {}·{} + {}",
+                    " {zn} = {xn}·W{k}ᵀ + 1·b{k}ᵀ   {} = {}·{} + {}",
                     shape("B", &l.outputs),
                     shape("B", &l.inputs),
                     shape2(&l.inputs, &l.outputs),
@@ -69,7 +69,7 @@ pub(super) fn step_statements(model: &Model, step: &Step, options: Options) -> T
                 )
             } else {
                 format!(
-                    "{zn} = {xn}·W{k}ᵀ   {} = {}·{}",
+                    " {zn} = {xn}·W{k}ᵀ   {} = {}·{}",
                     shape("B", &l.outputs),
                     shape("B", &l.inputs),
                     shape2(&l.inputs, &l.outputs)
@@ -97,7 +97,7 @@ pub(super) fn step_statements(model: &Model, step: &Step, options: Options) -> T
         } => {
             let (z, a) = (value_ident(model, *input), value_ident(model, *output));
             let doc = format!(
-                "{} = {}({})   {}",
+                " {} = {}({})   {}",
                 model.values[*output].name,
                 activation.name(),
                 model.values[*input].name,
@@ -168,7 +168,7 @@ pub(super) fn loss_statement(model: &Model, with_gradient: bool) -> TokenStream 
             let grad = some(&g);
             (
                 format!(
-                    "fused softmax + cross-entropy: l = −Σ Y⊗ln softmax({zn}) / B, {an} = softmax({zn}), dl_d{zn} = ({an} − Y)/B   [B×{n}]"
+                    " fused softmax + cross-entropy: l = −Σ Y⊗ln softmax({zn}) / B, {an} = softmax({zn}), dl_d{zn} = ({an} − Y)/B   [B×{n}]"
                 ),
                 quote!(#rt::losses::softmax_cross_entropy(#z, y, #a, #grad)),
             )
@@ -179,7 +179,7 @@ pub(super) fn loss_statement(model: &Model, with_gradient: bool) -> TokenStream 
             let grad = some(&g);
             (
                 format!(
-                    "fused sigmoid + binary cross-entropy: l = mean of −[Y⊗ln σ({zn}) + (1 − Y)⊗ln(1 − σ({zn}))], {an} = σ({zn}), dl_d{zn} = ({an} − Y)/(B·{n})   [B×{n}]"
+                    " fused sigmoid + binary cross-entropy: l = mean of −[Y⊗ln σ({zn}) + (1 − Y)⊗ln(1 − σ({zn}))], {an} = σ({zn}), dl_d{zn} = ({an} − Y)/(B·{n})   [B×{n}]"
                 ),
                 quote!(#rt::losses::sigmoid_binary_cross_entropy(#z, y, #a, #grad)),
             )
@@ -189,7 +189,7 @@ pub(super) fn loss_statement(model: &Model, with_gradient: bool) -> TokenStream 
             let grad = some(&g);
             (
                 format!(
-                    "mean squared error: l = Σ({an} − Y)² / (B·{n}), dl_d{an} = 2({an} − Y)/(B·{n})   [B×{n}]"
+                    " mean squared error: l = Σ({an} − Y)² / (B·{n}), dl_d{an} = 2({an} − Y)/(B·{n})   [B×{n}]"
                 ),
                 quote!(#rt::losses::mse(#a, y, #grad)),
             )
@@ -199,7 +199,7 @@ pub(super) fn loss_statement(model: &Model, with_gradient: bool) -> TokenStream 
             let grad = some(&g);
             (
                 format!(
-                    "sum of squared errors: l = Σ({an} − Y)², dl_d{an} = 2({an} − Y)   [B×{n}]"
+                    " sum of squared errors: l = Σ({an} − Y)², dl_d{an} = 2({an} − Y)   [B×{n}]"
                 ),
                 quote!(#rt::losses::sse(#a, y, #grad)),
             )

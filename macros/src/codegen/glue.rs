@@ -31,30 +31,30 @@ pub(super) fn structs(model: &Model, names: &Names) -> TokenStream {
         .iter()
         .map(|l| {
             format!(
-                "∂l/∂ of layer `{}`'s parameters (rule 0: the same shapes).",
+                " ∂l/∂ of layer `{}`'s parameters (rule 0: the same shapes).",
                 l.name
             )
         })
         .collect();
     let grads_doc = format!(
-        "The gradients of [`{net}`]'s loss: one tensor per parameter, of the same shape (rule 0)."
+        " The gradients of [`{net}`]'s loss: one tensor per parameter, of the same shape (rule 0)."
     );
     let ws_doc = format!(
-        "Every buffer a forward and backward pass of [`{net}`] over `B` rows needs, made once: pre-activations `z`, activations `a`, intermediate gradients `dl_d…`."
+        " Every buffer a forward and backward pass of [`{net}`] over `B` rows needs, made once: pre-activations `z`, activations `a`, intermediate gradients `dl_d…`."
     );
 
     let mut ws_fields = Vec::new();
     for (id, value) in model.values.iter().enumerate().skip(1) {
         let name = value_ident(model, id);
         let width = &value.width;
-        let doc = format!("`{}`, B×{}.", value.name, value.width.text());
+        let doc = format!(" `{}`, B×{}.", value.name, value.width.text());
         ws_fields.push(quote!(#[doc = #doc] pub #name: #rt::Matrix<T, B, #width>));
     }
     for id in backward::gradient_values(model) {
         let name = grad_ident(model, id);
         let width = &model.values[id].width;
         let doc = format!(
-            "`∂l/∂{}`, B×{}.",
+            " `∂l/∂{}`, B×{}.",
             model.values[id].name,
             model.values[id].width.text()
         );
@@ -126,11 +126,25 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
             ConstCheck::NonZero { .. } => None,
         })
         .collect();
+    let (nonzero_const, nonzero_use) = if generic_checks.is_empty() {
+        (TokenStream::new(), TokenStream::new())
+    } else {
+        (
+            quote! {
+                /// Evaluated (at compile time) by every constructor: the
+                /// dimensions given by const generic parameters are not zero.
+                const NONZERO_DIMENSIONS: () = { #(#generic_checks)* };
+            },
+            quote!(let () = Self::NONZERO_DIMENSIONS;),
+        )
+    };
     let forward_fns = forward::methods(model, names, options);
     let backward_fn = backward::method(model, names, options);
+    // One literal per line, so the expansion shows the graph line by line.
     let dot = dot::graph_dot(model);
+    let dot_lines: Vec<String> = dot.split_inclusive('\n').map(str::to_string).collect();
     let new_doc = format!(
-        "A network initialised from `seed`: {}, biases zero.",
+        " A network initialised from `seed`: {}, biases zero.",
         model
             .layers
             .iter()
@@ -146,8 +160,9 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
             .collect::<Vec<_>>()
             .join(", ")
     );
+    // `#[automatically_derived]` goes on the trait impls only: rustc
+    // rejects it on inherent impls.
     quote! {
-        #[automatically_derived]
         #[allow(clippy::all, clippy::pedantic, unused_doc_comments)]
         impl #generics #net_ty {
             /// The number of inputs (columns of `x`).
@@ -155,14 +170,12 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
             /// The number of outputs.
             pub const OUTPUTS: ::core::primitive::usize = #output_width;
 
-            /// Evaluated (at compile time) by every constructor: the
-            /// dimensions given by const generic parameters are not zero.
-            const NONZERO_DIMENSIONS: () = { #(#generic_checks)* };
+            #nonzero_const
 
             #[doc = #new_doc]
             #[must_use]
             pub fn new(seed: ::core::primitive::u64) -> Self {
-                let () = Self::NONZERO_DIMENSIONS;
+                #nonzero_use
                 let mut rng = #rt::init_rng(seed);
                 Self { #( #fields: <#tys>::init(#inits, &mut rng), )* }
             }
@@ -170,21 +183,21 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
             /// All parameters zero.
             #[must_use]
             pub fn zeros() -> Self {
-                let () = Self::NONZERO_DIMENSIONS;
+                #nonzero_use
                 Self { #( #fields: <#tys>::zeros(), )* }
             }
 
             /// Gradients, all zero.
             #[must_use]
             pub fn gradients(&self) -> #grads_ty {
-                let () = Self::NONZERO_DIMENSIONS;
+                #nonzero_use
                 #grads::zeros()
             }
 
             /// The buffers for batches of `B` rows (allocated once, here).
             #[must_use]
             pub fn workspace<const B: ::core::primitive::usize>(&self) -> #ws_ty {
-                let () = Self::NONZERO_DIMENSIONS;
+                #nonzero_use
                 #ws::new()
             }
 
@@ -195,11 +208,10 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
             /// backward (`∂l/∂…`, edges labelled with the rule), in Graphviz DOT.
             #[must_use]
             pub fn graph_dot() -> #rt::String {
-                #rt::String::from(#dot)
+                #rt::String::from(::core::concat!(#(#dot_lines),*))
             }
         }
 
-        #[automatically_derived]
         impl #generics #grads_ty {
             /// All gradients zero.
             #[must_use]
@@ -208,7 +220,6 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
             }
         }
 
-        #[automatically_derived]
         impl<#(#consts,)* T: #rt::Scalar, const B: ::core::primitive::usize> #ws_ty {
             /// All buffers, zero.
             #[must_use]
