@@ -67,8 +67,9 @@ impl History {
     }
 
     /// The training curves as a self-contained SVG document: loss per epoch
-    /// on the left (training, and validation when measured), accuracy per
-    /// epoch on the right. Text is left to the viewer's sans-serif font, so
+    /// on the left, accuracy per epoch on the right, each for the training
+    /// set (when measured) and the held-out set given to
+    /// [`train_with_validation`](super::train_with_validation). Text is left to the viewer's sans-serif font, so
     /// making the picture needs no font files.
     #[must_use]
     pub fn svg(&self, title: &str) -> String {
@@ -84,11 +85,7 @@ impl History {
             title: "loss",
             lines: vec![
                 ("training", TRAIN_COLOUR, series(|e| Some(e.train_loss))),
-                (
-                    "validation",
-                    VALIDATION_COLOUR,
-                    series(|e| e.validation_loss),
-                ),
+                ("held-out", VALIDATION_COLOUR, series(|e| e.validation_loss)),
             ],
             y_floor: Some(0.0),
             y_ceiling: None,
@@ -99,7 +96,7 @@ impl History {
             lines: vec![
                 ("training", TRAIN_COLOUR, series(|e| e.train_accuracy)),
                 (
-                    "validation",
+                    "held-out",
                     VALIDATION_COLOUR,
                     series(|e| e.validation_accuracy),
                 ),

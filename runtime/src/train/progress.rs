@@ -32,6 +32,9 @@ pub(super) enum Reporter {
     Bar {
         bar: Option<indicatif::ProgressBar>,
         last_message: Instant,
+        /// The accuracy measured after the previous epoch (held-out, else
+        /// training), shown while the next one runs.
+        last_accuracy: Option<f64>,
     },
 }
 
@@ -59,6 +62,7 @@ impl Reporter {
         Reporter::Bar {
             bar: None,
             last_message: Instant::now(),
+            last_accuracy: None,
         }
     }
 
@@ -67,7 +71,7 @@ impl Reporter {
         #[cfg(feature = "progress")]
         if let Reporter::Bar { bar, .. } = self {
             let style = indicatif::ProgressStyle::with_template(
-                "{prefix:>13} [{bar:28}] {pos:>5}/{len:5} {msg}",
+                "{prefix:>13} [{bar:25}] {pos:>5}/{len:5} {wide_msg}",
             )
             .map(|s| s.progress_chars("=> "))
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
@@ -85,36 +89,48 @@ impl Reporter {
         if let Reporter::Bar {
             bar: Some(bar),
             last_message,
+            last_accuracy,
         } = self
         {
             bar.set_position(done as u64);
             if last_message.elapsed() >= REFRESH || bar.length() == Some(done as u64) {
                 *last_message = Instant::now();
                 let rate = rows as f64 / started.elapsed().as_secs_f64().max(1e-9);
-                bar.set_message(format!("loss {running_loss:.4}  {}", per_second(rate)));
+                let accuracy = match last_accuracy {
+                    Some(a) => format!("  accuracy {a:.4} (last epoch)"),
+                    None => String::new(),
+                };
+                bar.set_message(format!(
+                    "loss {running_loss:.4}{accuracy}  {}",
+                    per_second(rate)
+                ));
             }
         }
     }
 
     pub(super) fn end_epoch(&mut self, record: &EpochRecord, epochs: usize) {
         match self {
-            Reporter::Silent => {}
-            Reporter::Lines => {
-                let mut err = std::io::stderr().lock();
-                let _ = writeln!(
-                    err,
-                    "epoch {:>3}/{epochs}  {}",
-                    record.epoch,
-                    summary(record)
-                );
-            }
+            Reporter::Silent => return,
+            Reporter::Lines => {}
+            // The bar gives way to the same plain line, which may wrap on a
+            // narrow terminal without confusing the bar's redrawing.
             #[cfg(feature = "progress")]
-            Reporter::Bar { bar, .. } => {
+            Reporter::Bar {
+                bar, last_accuracy, ..
+            } => {
                 if let Some(bar) = bar.take() {
-                    bar.finish_with_message(summary(record));
+                    bar.finish_and_clear();
                 }
+                *last_accuracy = record.validation_accuracy.or(record.train_accuracy);
             }
         }
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "epoch {:>3}/{epochs}  {}",
+            record.epoch,
+            summary(record)
+        );
     }
 
     /// Clears an unfinished bar (training stopped with an error).
