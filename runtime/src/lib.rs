@@ -34,6 +34,12 @@ pub mod train;
 pub mod weights;
 
 pub use chainrule_macros::network;
+
+/// The README's snippets, compiled (and run unless marked `no_run`) as doc
+/// tests so that the user's first hour never shows code that does not build.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
 pub use matrix::{ColVector, LengthMismatch, Matrix, RowVector};
 pub use network::{Network, ParamInfo, Parameters, UpdateFn, PREDICT_BATCH};
 pub use scalar::Scalar;
