@@ -360,7 +360,9 @@ fn main() {
     Criterion::default().configure_from_args().final_summary();
     // Only a real benchmark run (`cargo bench` passes `--bench`) prints the
     // summary; the smoke run of `cargo test --benches` stays quick.
-    if std::env::args().any(|arg| arg == "--bench") {
+    // `--profile-time` (a run under a profiler) skips it too.
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|arg| arg == "--bench") && !args.iter().any(|arg| arg == "--profile-time") {
         summary();
     }
 }

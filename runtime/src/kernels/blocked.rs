@@ -21,7 +21,7 @@ pub(super) const TILE_MAX: usize = 128;
 
 /// A register-blocked micro-kernel: an `MR×NR` tile of `c` from one packed
 /// row panel of `op(a)` and one packed column panel of `op(b)`.
-pub(super) trait MicroKernel<T>: Copy {
+pub(super) trait MicroKernel<T: Scalar>: Copy {
     /// Rows of the tile.
     const MR: usize;
     /// Columns of the tile.
@@ -33,6 +33,20 @@ pub(super) trait MicroKernel<T>: Copy {
     /// When `a.len()` is not a multiple of `MR`, `b` does not have the same
     /// depth, or `c` is shorter than `(MR − 1)·ldc + NR`.
     fn tile(self, a: &[T], b: &[T], c: &mut [T], ldc: usize, overwrite: bool);
+
+    /// Packs a block into panels of `width` rows, as [`pack_panels`] does;
+    /// a kernel may supply a faster way for its own CPU.
+    #[inline]
+    fn pack(
+        self,
+        dst: &mut [T],
+        src: View<'_, T>,
+        rows: (usize, usize),
+        depth: (usize, usize),
+        width: usize,
+    ) {
+        pack_panels(dst, src, rows, depth, width);
+    }
 }
 
 /// `c (m×n) = a · b` (or `+=` when `accumulate`) for views `a` (m×k) and
@@ -75,11 +89,11 @@ pub(super) fn gemm_blocked<T: Scalar, K: MicroKernel<T>>(
         for pc in (0..k).step_by(kc_max) {
             let kc = kc_max.min(k - pc);
             let overwrite = !accumulate && pc == 0;
-            pack_panels(packed_b, b_t, (jc, nc), (pc, kc), nr);
+            kernel.pack(packed_b, b_t, (jc, nc), (pc, kc), nr);
             let b_panels = packed_b[..nc.div_ceil(nr) * nr * kc].chunks_exact(nr * kc);
             for ic in (0..m).step_by(mc_max) {
                 let mc = mc_max.min(m - ic);
-                pack_panels(packed_a, a, (ic, mc), (pc, kc), mr);
+                kernel.pack(packed_a, a, (ic, mc), (pc, kc), mr);
                 let a_panels = &packed_a[..mc.div_ceil(mr) * mr * kc];
                 for (jq, b_panel) in b_panels.clone().enumerate() {
                     let j = jc + jq * nr;

@@ -63,6 +63,65 @@ impl<'a, T> View<'a, T> {
 pub(super) fn pack_panels<T: Scalar>(
     dst: &mut [T],
     src: View<'_, T>,
+    rows: (usize, usize),
+    depth: (usize, usize),
+    width: usize,
+) {
+    // A constant width turns the copies into a few vector moves.
+    match width {
+        4 => pack_panels_of::<T, 4>(dst, src, rows, depth),
+        6 => pack_panels_of::<T, 6>(dst, src, rows, depth),
+        8 => pack_panels_of::<T, 8>(dst, src, rows, depth),
+        16 => pack_panels_of::<T, 16>(dst, src, rows, depth),
+        _ => pack_panels_any(dst, src, rows, depth, width),
+    }
+}
+
+/// [`pack_panels`] for a width known at compile time.
+fn pack_panels_of<T: Scalar, const W: usize>(
+    dst: &mut [T],
+    src: View<'_, T>,
+    (row0, rows): (usize, usize),
+    (depth0, depth): (usize, usize),
+) {
+    let panels = rows.div_ceil(W);
+    let dst = &mut dst[..panels * W * depth];
+    if depth == 0 {
+        return;
+    }
+    for (q, panel) in dst.chunks_exact_mut(W * depth).enumerate() {
+        let first = row0 + q * W;
+        let live = W.min(rows - q * W);
+        if src.row_stride == 1 && live == W {
+            // The `W` entries of each depth step are contiguous.
+            for (p, out) in panel.chunks_exact_mut(W).enumerate() {
+                let start = (depth0 + p) * src.col_stride + first;
+                out.copy_from_slice(&src.data[start..start + W]);
+            }
+        } else if src.col_stride == 1 {
+            // Each row is contiguous along the depth: scatter it.
+            for r in 0..live {
+                let start = (first + r) * src.row_stride + depth0;
+                let row = &src.data[start..start + depth];
+                for (out, &x) in panel.chunks_exact_mut(W).zip(row) {
+                    out[r] = x;
+                }
+            }
+            if live < W {
+                for out in panel.chunks_exact_mut(W) {
+                    out[live..].fill(T::ZERO);
+                }
+            }
+        } else {
+            pack_panels_any(panel, src, (first, live), (depth0, depth), W);
+        }
+    }
+}
+
+/// [`pack_panels`] for any width and strides.
+fn pack_panels_any<T: Scalar>(
+    dst: &mut [T],
+    src: View<'_, T>,
     (row0, rows): (usize, usize),
     (depth0, depth): (usize, usize),
     width: usize,
@@ -75,37 +134,14 @@ pub(super) fn pack_panels<T: Scalar>(
     for (q, panel) in dst.chunks_exact_mut(width * depth).enumerate() {
         let first = row0 + q * width;
         let live = width.min(rows - q * width);
-        if src.row_stride == 1 {
-            // The `width` entries of each depth step are contiguous.
-            for (p, out) in panel.chunks_exact_mut(width).enumerate() {
-                let start = (depth0 + p) * src.col_stride + first;
-                out[..live].copy_from_slice(&src.data[start..start + live]);
-                out[live..].fill(T::ZERO);
-            }
-        } else if src.col_stride == 1 {
-            // Each row is contiguous along the depth: scatter it.
-            for r in 0..live {
-                let start = (first + r) * src.row_stride + depth0;
-                let row = &src.data[start..start + depth];
-                for (out, &x) in panel.chunks_exact_mut(width).zip(row) {
-                    out[r] = x;
-                }
-            }
-            if live < width {
-                for out in panel.chunks_exact_mut(width) {
-                    out[live..].fill(T::ZERO);
-                }
-            }
-        } else {
-            for (p, out) in panel.chunks_exact_mut(width).enumerate() {
-                let col = (depth0 + p) * src.col_stride;
-                for (r, slot) in out.iter_mut().enumerate() {
-                    *slot = if r < live {
-                        src.data[(first + r) * src.row_stride + col]
-                    } else {
-                        T::ZERO
-                    };
-                }
+        for (p, out) in panel.chunks_exact_mut(width).enumerate() {
+            let col = (depth0 + p) * src.col_stride;
+            for (r, slot) in out.iter_mut().enumerate() {
+                *slot = if r < live {
+                    src.data[(first + r) * src.row_stride + col]
+                } else {
+                    T::ZERO
+                };
             }
         }
     }
