@@ -41,7 +41,7 @@ pub use chainrule_macros::network;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 pub use matrix::{ColVector, LengthMismatch, Matrix, RowVector};
-pub use network::{Network, ParamInfo, Parameters, UpdateFn, PREDICT_BATCH};
+pub use network::{LossReduction, Network, ParamInfo, Parameters, UpdateFn, PREDICT_BATCH};
 pub use scalar::Scalar;
 pub use targets::{ClassLabels, LabelOutOfRange, Targets};
 
@@ -62,7 +62,9 @@ pub mod __private {
     };
     pub use crate::layers::{init_rng, Dense, DenseNoBias, Init, InitRng};
     pub use crate::{losses, ops, rules};
-    pub use crate::{Matrix, Network, ParamInfo, Parameters, RowVector, Scalar, Targets, UpdateFn};
+    pub use crate::{
+        LossReduction, Matrix, Network, ParamInfo, Parameters, RowVector, Scalar, Targets, UpdateFn,
+    };
     pub use core;
     pub use std::{boxed::Box, string::String, vec::Vec};
 

@@ -21,6 +21,23 @@ pub struct ParamInfo<'a> {
 /// entries (mutable) and its gradient's entries.
 pub type UpdateFn<'f, T> = dyn FnMut(ParamInfo<'_>, &mut [T], &[T]) + 'f;
 
+/// How a network's loss over a batch of `B` rows is built from the losses of
+/// its rows: this decides how the losses and gradients of two parts of a
+/// batch combine into those of the whole (see [`crate::parallel`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossReduction {
+    /// The loss of a batch is the **sum** of its rows' losses (`sse`):
+    /// the loss and the gradients of a batch are the sums of those of its
+    /// parts.
+    Sum,
+    /// The loss of a batch is the **mean** of its rows' losses over the `B`
+    /// rows (`mse` and `binary_cross_entropy`, whose row loss is itself the
+    /// mean over the `N` outputs, and `cross_entropy`): the loss and the
+    /// gradients of a batch are the means of those of its parts weighted by
+    /// their numbers of rows (the plain mean for two halves).
+    MeanOverBatch,
+}
+
 /// A set of named parameter tensors: a network, or its gradients (which have
 /// exactly the same tensors, rule 0).
 pub trait Parameters {
@@ -51,6 +68,11 @@ pub trait Network<const IN: usize, const OUT: usize>: Parameters + Clone + Sized
 
     /// The network's declaration as text (the weight files' metadata).
     const ARCHITECTURE: &'static str;
+    /// How the loss of a batch is built from its rows' losses: summed
+    /// (`sse`) or averaged over the rows (`mse`, `binary_cross_entropy`,
+    /// `cross_entropy`). No default: a wrong value would silently scale the
+    /// gradients of a batch split across threads.
+    const LOSS_REDUCTION: LossReduction;
 
     /// A network initialised from `seed` (He uniform for relu layers, Xavier
     /// uniform otherwise, biases zero).

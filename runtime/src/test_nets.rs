@@ -7,7 +7,9 @@
 
 use crate::activations::{activate_into, activation_backward_into, Relu};
 use crate::layers::{init_rng, Dense, Init};
-use crate::{losses, ops, Matrix, Network, ParamInfo, Parameters, Scalar, Targets, UpdateFn};
+use crate::{
+    losses, ops, LossReduction, Matrix, Network, ParamInfo, Parameters, Scalar, Targets, UpdateFn,
+};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mlp<T: Scalar, const IN: usize, const H: usize, const OUT: usize> {
@@ -129,6 +131,7 @@ impl<T: Scalar, const IN: usize, const H: usize, const OUT: usize> Network<IN, O
     type Gradients = MlpGradients<T, IN, H, OUT>;
     type Workspace<const B: usize> = MlpWorkspace<T, B, H, OUT>;
     const ARCHITECTURE: &'static str = "hidden: Dense => relu, output: Dense => softmax";
+    const LOSS_REDUCTION: LossReduction = LossReduction::MeanOverBatch;
 
     fn init(seed: u64) -> Self {
         let mut rng = init_rng(seed);

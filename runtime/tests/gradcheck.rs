@@ -7,7 +7,9 @@ use chainrule::activations::{activate_into, activation_backward_into, Tanh};
 use chainrule::gradcheck::{self, GradCheckOptions};
 use chainrule::layers::Dense;
 use chainrule::{losses, ops, rules};
-use chainrule::{ClassLabels, Matrix, Network, ParamInfo, Parameters, Targets, UpdateFn};
+use chainrule::{
+    ClassLabels, LossReduction, Matrix, Network, ParamInfo, Parameters, Targets, UpdateFn,
+};
 
 // ---------------------------------------------------------------------------
 // check() on plain functions
@@ -222,6 +224,7 @@ impl Network<3, 2> for Tiny {
     type Workspace<const B: usize> = TinyWorkspace<B>;
     const ARCHITECTURE: &'static str =
         "hidden: Dense<3, 4> => tanh, output: Dense<4, 2> => sigmoid, loss: binary_cross_entropy";
+    const LOSS_REDUCTION: LossReduction = LossReduction::MeanOverBatch;
 
     fn init(seed: u64) -> Self {
         let mut rng = chainrule::layers::init_rng(seed);

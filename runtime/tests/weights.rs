@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use chainrule::activations::{activate_into, Relu};
 use chainrule::layers::{init_rng, Dense, Init};
 use chainrule::weights::{self, WeightsError};
-use chainrule::{losses, Matrix, Network, ParamInfo, Parameters, Scalar, Targets, UpdateFn};
+use chainrule::{
+    losses, LossReduction, Matrix, Network, ParamInfo, Parameters, Scalar, Targets, UpdateFn,
+};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 // ------------------------------------------------ a hand-written test network
@@ -74,6 +76,7 @@ impl<T: Scalar> Network<3, 2> for Mlp<T> {
     type Workspace<const B: usize> = MlpWorkspace<T, B>;
     const ARCHITECTURE: &'static str =
         "hidden: Dense<3, 4> => relu, output: Dense<4, 2> => softmax, loss: cross_entropy";
+    const LOSS_REDUCTION: LossReduction = LossReduction::MeanOverBatch;
 
     fn init(seed: u64) -> Self {
         let mut rng = init_rng(seed);

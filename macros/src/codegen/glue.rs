@@ -5,7 +5,7 @@ use quote::{quote, quote_spanned};
 
 use super::{backward, dot, forward, grad_ident, rt, value_ident, Names, Options};
 use crate::check::{ConstCheck, Model};
-use crate::vocab::LayerKind;
+use crate::vocab::{LayerKind, LossKind};
 
 /// `Dense<T, IN, OUT>` or `DenseNoBias<T, IN, OUT>`.
 fn layer_ty(layer: &crate::check::Layer) -> TokenStream {
@@ -240,6 +240,12 @@ pub(super) fn trait_impls(model: &Model, names: &Names) -> TokenStream {
     let input_width = &model.values[0].width;
     let output_width = &model.values[model.output].width;
     let architecture = &model.architecture;
+    let reduction = match model.loss.kind {
+        LossKind::Sse => quote!(Sum),
+        LossKind::Mse | LossKind::BinaryCrossEntropy | LossKind::CrossEntropy => {
+            quote!(MeanOverBatch)
+        }
+    };
 
     // (field, "field.weight", shape tokens, accessor)
     let mut tensors = Vec::new();
@@ -300,6 +306,7 @@ pub(super) fn trait_impls(model: &Model, names: &Names) -> TokenStream {
             type Gradients = #grads_ty;
             type Workspace<const B: ::core::primitive::usize> = #ws<#(#args,)* T, B>;
             const ARCHITECTURE: &'static ::core::primitive::str = #architecture;
+            const LOSS_REDUCTION: #rt::LossReduction = #rt::LossReduction::#reduction;
 
             #[inline]
             fn init(seed: ::core::primitive::u64) -> Self {
