@@ -439,6 +439,8 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Network<784, 10>
     type Gradients = MnistGradients<T>;
     type Workspace<const B: ::core::primitive::usize> = MnistWorkspace<T, B>;
     const ARCHITECTURE: &'static ::core::primitive::str = "Mnist { hidden: Dense<784, 128> => relu, output: Dense<128, 10> => softmax, loss: cross_entropy }";
+    const LOSS_REDUCTION: ::chainrule::__private::LossReduction =
+        ::chainrule::__private::LossReduction::MeanOverBatch;
     #[inline]
     fn init(seed: ::core::primitive::u64) -> Self {
         Self::new(seed)
