@@ -1,0 +1,7 @@
+use chainrule::prelude::*;
+
+network! {
+    struct Nothing {}
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use chainrule::prelude::*;
+
+network! {
+    struct NoLayers {
+        loss: mse,
+    }
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use chainrule::prelude::*;
+
+network! {
+    struct Mixed {
+        hidden: Dense<4, 8> => relu,
+        output: Dense<8, 3> => softmax,
+        loss: sse,
+    }
+}
+
+fn main() {}
