@@ -31,7 +31,7 @@ impl Case {
 }
 
 /// A dense layer 784→128 on a batch of 64 (weights out×in), and small ones.
-const CASES: [Case; 6] = [
+const CASES: [Case; 10] = [
     // Z = X·Wᵀ: X 64×784, W 128×784.
     Case {
         name: "mnist_forward_x_wt",
@@ -83,6 +83,39 @@ const CASES: [Case; 6] = [
         k: 2,
         a_transposed: false,
         b_transposed: false,
+    },
+    // Around the size where the direct loops give way to the blocked product.
+    Case {
+        name: "square_8",
+        m: 8,
+        n: 8,
+        k: 8,
+        a_transposed: false,
+        b_transposed: true,
+    },
+    Case {
+        name: "square_16",
+        m: 16,
+        n: 16,
+        k: 16,
+        a_transposed: false,
+        b_transposed: true,
+    },
+    Case {
+        name: "square_24",
+        m: 24,
+        n: 24,
+        k: 24,
+        a_transposed: false,
+        b_transposed: true,
+    },
+    Case {
+        name: "square_32",
+        m: 32,
+        n: 32,
+        k: 32,
+        a_transposed: false,
+        b_transposed: true,
     },
 ];
 
@@ -161,6 +194,20 @@ fn variants() -> Vec<(&'static str, Variant)> {
                 false,
             )
         }),
+        ("blocked_avx2", |case, o| {
+            kernels::gemm_blocked_f32(
+                Backend::Avx2Fma,
+                case.m,
+                case.n,
+                case.k,
+                &o.a,
+                case.a_transposed,
+                &o.b,
+                case.b_transposed,
+                &mut o.c,
+                false,
+            )
+        }),
         ("blocked_portable", |case, o| {
             kernels::gemm_blocked_f32(
                 Backend::Portable,
@@ -196,6 +243,8 @@ fn products(c: &mut Criterion) {
     for case in CASES {
         let mut group = c.benchmark_group(case.name);
         group.throughput(Throughput::Elements(case.flops()));
+        group.warm_up_time(Duration::from_millis(500));
+        group.measurement_time(Duration::from_secs(2));
         let mut operands = Operands::new(case);
         for (name, run) in variants() {
             group.bench_function(name, |bench| {

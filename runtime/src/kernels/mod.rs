@@ -26,7 +26,7 @@ use pack::{PackBuffers, View};
 
 /// Products with at most this many multiply-adds (`m·n·k`) run the direct
 /// loops: below it, packing costs more than it saves.
-pub const DIRECT_MAX_MULS: usize = 4096;
+pub const DIRECT_MAX_MULS: usize = 2048;
 /// Products with fewer rows than this run the direct loops: each packed
 /// block of `op(b)` would serve too few rows to repay its packing.
 pub const DIRECT_BELOW_ROWS: usize = 8;
