@@ -308,3 +308,49 @@ fn clone_debug_and_equality_are_derived() {
     assert_eq!(grads.clone(), grads);
     assert!(format!("{grads:?}").contains("squash"));
 }
+
+/// The same network in f32 and f64 (f32 weights rounded from the f64 ones)
+/// gives the same loss and gradients to f32 precision: the generated code is
+/// one generic body, and nothing in it is specific to one scalar.
+#[test]
+fn f32_and_f64_agree_to_single_precision() {
+    let wide = Mnist::<f64>::new(21);
+    let mut narrow = Mnist::<f32>::zeros();
+    let mut values = Vec::new();
+    wide.visit(&mut |_, v| values.push(v.to_vec()));
+    let mut t = 0;
+    narrow.visit_mut(&mut |_, v| {
+        for (n, &w) in v.iter_mut().zip(&values[t]) {
+            *n = w as f32;
+        }
+        t += 1;
+    });
+    let x64 = Matrix::<f64, 4, 784>::from_fn(|i, j| ((i * 29 + j * 3) % 64) as f64 / 63.0);
+    let x32 = x64.cast::<f32>();
+    let labels = ClassLabels::<4, 10>::new([1, 4, 7, 9]).expect("labels below 10");
+
+    let mut g64 = wide.gradients();
+    let mut g32 = narrow.gradients();
+    let l64 = wide.backward(&x64, &labels, &mut g64, &mut wide.workspace::<4>());
+    let l32 = narrow.backward(&x32, &labels, &mut g32, &mut narrow.workspace::<4>());
+    assert!(
+        (f64::from(l32) - l64).abs() < 1e-5 * l64.abs().max(1.0),
+        "{l32} vs {l64}"
+    );
+
+    let mut wide_grads = Vec::new();
+    g64.visit(&mut |info, v| wide_grads.push((info.name.to_owned(), v.to_vec())));
+    let mut t = 0;
+    g32.visit(&mut |info, v| {
+        let (name, wide) = &wide_grads[t];
+        assert_eq!(name, info.name);
+        let scale = wide.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+        for (k, (&n, &w)) in v.iter().zip(wide).enumerate() {
+            assert!(
+                (f64::from(n) - w).abs() <= 1e-4 * scale,
+                "{name}[{k}]: f32 {n}, f64 {w} (largest |g| {scale})"
+            );
+        }
+        t += 1;
+    });
+}
