@@ -13,8 +13,13 @@ work="$root/peer-bench/target/compile-times"
 mkdir -p "$work"
 export CARGO_TARGET_DIR="$work/target"
 
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+# Runs a command quietly; prints "wall | CPU" in seconds (CPU = user + system
+# of all its processes: less sensitive than wall time to other load).
+timed() {
+    local TIMEFORMAT="%R %U %S" times
+    times=$( { time "$@" >/dev/null 2>&1; } 2>&1 | tail -1)
+    awk '{ printf "%.1f | %.1f", $1, $2 + $3 }' <<<"$times"
+}
 
 # A scratch crate depending on the runtime, with `src/main.rs` from stdin.
 scratch() {
@@ -96,16 +101,14 @@ echo
 if [[ "${1:-}" != "--skip-clean" ]]; then
     clean_dir="$work/clean-target"
     rm -rf "$clean_dir"
-    t0=$(now)
-    CARGO_TARGET_DIR="$clean_dir" cargo build --release --workspace --manifest-path "$root/Cargo.toml" -q
-    t1=$(now)
+    figures=$(CARGO_TARGET_DIR="$clean_dir" timed cargo build --release --workspace --manifest-path "$root/Cargo.toml")
     rm -rf "$clean_dir"
-    echo "| measurement | seconds |"
-    echo "| --- | --- |"
-    echo "| clean release build of the workspace (\`cargo build --release --workspace\`, $(nproc) jobs) | $(secs "$t0" "$t1") |"
+    echo "| measurement | wall (s) | CPU (s) |"
+    echo "| --- | --- | --- |"
+    echo "| clean release build of the workspace (\`cargo build --release --workspace\`, $(nproc) jobs) | $figures |"
 else
-    echo "| measurement | seconds |"
-    echo "| --- | --- |"
+    echo "| measurement | wall (s) | CPU (s) |"
+    echo "| --- | --- | --- |"
 fi
 
 # Incremental: build once, then change the hidden width (128 → 129) and rebuild.
@@ -114,14 +117,12 @@ for profile in dev release; do
     mnist_network 128 > "$dir/src/main.rs"
     cargo build --profile "$profile" --manifest-path "$dir/Cargo.toml" -q
     mnist_network 129 > "$dir/src/main.rs"
-    t0=$(now)
-    cargo build --profile "$profile" --manifest-path "$dir/Cargo.toml" -q
-    t1=$(now)
-    echo "| incremental rebuild after editing an mnist-sized network ($profile) | $(secs "$t0" "$t1") |"
+    figures=$(timed cargo build --profile "$profile" --manifest-path "$dir/Cargo.toml")
+    echo "| incremental rebuild after editing an mnist-sized network ($profile profile) | $figures |"
 done
 echo
 
-echo "| dense layers | expansion time (s) | expanded size (bytes) | expanded lines | \`cargo check\` of the crate (s) | release build of the crate (s) |"
+echo "| dense layers | expansion (s, rustc's macro_expand_crate) | expanded size (bytes) | expanded lines | \`cargo check\` of the crate, wall / CPU (s) | release build of the crate, wall / CPU (s) |"
 echo "| --- | --- | --- | --- | --- | --- |"
 for layers in 2 8 32; do
     dir=$(deep_network "$layers" | scratch "ct-deep$layers")
@@ -134,12 +135,8 @@ for layers in 2 8 32; do
     expand_time=$(RUSTC_BOOTSTRAP=1 cargo rustc -q --profile=check --manifest-path "$dir/Cargo.toml" -- -Ztime-passes 2>&1 \
         | awk '/time: .*macro_expand_crate/ { gsub(";", "", $2); print $2; exit }')
     touch "$dir/src/main.rs"
-    t0=$(now)
-    cargo check -q --manifest-path "$dir/Cargo.toml"
-    t1=$(now)
+    check=$(timed cargo check --manifest-path "$dir/Cargo.toml")
     touch "$dir/src/main.rs"
-    t2=$(now)
-    cargo build -q --release --manifest-path "$dir/Cargo.toml"
-    t3=$(now)
-    echo "| $layers | ${expand_time:-?} | $(printf %s "$expanded" | wc -c) | $(printf %s "$expanded" | wc -l) | $(secs "$t0" "$t1") | $(secs "$t2" "$t3") |"
+    release=$(timed cargo build --release --manifest-path "$dir/Cargo.toml")
+    echo "| $layers | ${expand_time:-?} | $(printf %s "$expanded" | wc -c) | $(printf %s "$expanded" | wc -l) | ${check/ | / / } | ${release/ | / / } |"
 done
