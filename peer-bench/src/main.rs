@@ -15,7 +15,31 @@ mod peak;
 mod peers;
 
 use std::fmt::Write as _;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Time with the process's CPU clock (the default) or the wall clock.
+static WALL_CLOCK: AtomicBool = AtomicBool::new(false);
+
+/// Seconds on the chosen clock. The CPU clock (`CLOCK_PROCESS_CPUTIME_ID`,
+/// all threads of the process) is what a step costs even when other programs
+/// share the cores; on an idle machine both clocks agree for one thread.
+fn clock() -> f64 {
+    if WALL_CLOCK.load(Ordering::Relaxed) {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        return START
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_secs_f64();
+    }
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write into.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    assert_eq!(status, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID)");
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
 
 use common::data::{Workload, WORKLOADS};
 use peers::{Runner, Setup};
@@ -45,15 +69,18 @@ fn parse_args() -> Result<Options, String> {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
             "--quick" => options.sample_secs = 0.03,
+            "--wall" => WALL_CLOCK.store(true, Ordering::Relaxed),
             "--only" => options.only = Some(list(value()?)),
             "--workloads" => options.workloads = Some(list(value()?)),
             "--out" => options.out = value()?,
             "--emit" => options.emit = Some(value()?),
             "--portable" => options.portable = Some(value()?),
             "--help" | "-h" => {
-                return Err("usage: peer-bench [--quick] [--only chainrule,dfdx,…] \
+                return Err(
+                    "usage: peer-bench [--quick] [--wall] [--only chainrule,dfdx,…] \
                             [--workloads xor,mnist,…] [--out FILE] [--emit TSV] [--portable TSV]"
-                    .into())
+                        .into(),
+                )
             }
             other => return Err(format!("unknown argument {other} (try --help)")),
         }
@@ -66,11 +93,11 @@ fn parse_args() -> Result<Options, String> {
 fn median_rate(mut f: impl FnMut(), sample_secs: f64) -> f64 {
     let mut calls = 1u64;
     let elapsed = loop {
-        let start = Instant::now();
+        let start = clock();
         for _ in 0..calls {
             f();
         }
-        let elapsed = start.elapsed().as_secs_f64();
+        let elapsed = clock() - start;
         if elapsed > sample_secs / 4.0 {
             break elapsed;
         }
@@ -79,11 +106,11 @@ fn median_rate(mut f: impl FnMut(), sample_secs: f64) -> f64 {
     let calls = ((calls as f64 * sample_secs / elapsed).ceil() as u64).max(1);
     let mut rates: Vec<f64> = (0..5)
         .map(|_| {
-            let start = Instant::now();
+            let start = clock();
             for _ in 0..calls {
                 f();
             }
-            calls as f64 / start.elapsed().as_secs_f64()
+            calls as f64 / (clock() - start)
         })
         .collect();
     rates.sort_by(f64::total_cmp);
@@ -379,7 +406,7 @@ fn run(opts: Options) {
         .copied()
         .collect();
     eprintln!("measuring the single-core peak…");
-    let peak = peak::measure();
+    let mut peak = peak::measure();
     eprintln!("peak: {:.1} GFLOP/s", peak.0);
 
     let mut results = Vec::new();
@@ -416,6 +443,9 @@ fn run(opts: Options) {
         }
     }
 
+    // The clock of a shared or virtual machine drifts: measure the peak again
+    // and keep the higher figure.
+    peak.0 = peak.0.max(peak::measure().0);
     if let Some(path) = &opts.emit {
         let tsv: String = results
             .iter()
