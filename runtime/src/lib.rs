@@ -25,6 +25,7 @@ mod matrix;
 mod network;
 pub mod ops;
 pub mod optim;
+pub mod parallel;
 pub mod rules;
 mod scalar;
 mod targets;
@@ -43,7 +44,7 @@ pub struct ReadmeDoctests;
 pub use matrix::{ColVector, LengthMismatch, Matrix, RowVector};
 pub use network::{LossReduction, Network, ParamInfo, Parameters, UpdateFn, PREDICT_BATCH};
 pub use scalar::Scalar;
-pub use targets::{ClassLabels, LabelOutOfRange, Targets};
+pub use targets::{ClassLabels, LabelOutOfRange, TargetRows, Targets};
 
 /// The names most programs need: `use chainrule::prelude::*;`.
 pub mod prelude {

@@ -126,3 +126,88 @@ impl<T: Scalar, const B: usize, const N: usize> Targets<T, B, N> for ClassLabels
         Some(&self.labels)
     }
 }
+
+/// `R` consecutive rows, from row `first`, of the targets of a batch of `B`
+/// rows: the targets of a part of the batch, read in place (nothing is
+/// copied). Works for any [`Targets`], so for both a `Matrix<T, B, N>` and
+/// [`ClassLabels<B, N>`]; [`parallel`](crate::parallel) gives each thread
+/// its half of the batch this way.
+///
+/// ```
+/// use chainrule::{ClassLabels, Matrix, TargetRows, Targets};
+/// let labels = ClassLabels::<4, 10>::new([7, 0, 9, 2]).unwrap();
+/// let back = TargetRows::<_, 4, 2>::new::<f32, 10>(&labels, 2);
+/// assert_eq!(Targets::<f32, 2, 10>::class_indices(&back), Some(&[9, 2]));
+/// let y = Matrix::<f64, 3, 2>::from_rows([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]);
+/// let last = TargetRows::<_, 3, 1>::new::<f64, 2>(&y, 2);
+/// assert_eq!(last.value(0, 1), 6.0);
+/// ```
+pub struct TargetRows<'a, Y: ?Sized, const B: usize, const R: usize> {
+    targets: &'a Y,
+    first: usize,
+    classes: Option<&'a [usize; R]>,
+}
+
+impl<'a, Y: ?Sized, const B: usize, const R: usize> TargetRows<'a, Y, B, R> {
+    /// Rows `first .. first + R` of `targets`.
+    ///
+    /// # Panics
+    /// When `first + R > B`: the rows are not all in the batch.
+    pub fn new<T: Scalar, const N: usize>(targets: &'a Y, first: usize) -> Self
+    where
+        Y: Targets<T, B, N>,
+    {
+        let end = first.checked_add(R).filter(|&end| end <= B);
+        let Some(end) = end else {
+            panic!("rows {first}..{first}+{R} are not all in a batch of {B} rows");
+        };
+        let classes = targets.class_indices().map(|all| {
+            <&[usize; R]>::try_from(&all[first..end]).expect("a slice of exactly R labels")
+        });
+        Self {
+            targets,
+            first,
+            classes,
+        }
+    }
+
+    /// The first row of the batch this view starts at.
+    #[must_use]
+    pub fn first(&self) -> usize {
+        self.first
+    }
+}
+
+impl<T: Scalar, Y, const B: usize, const R: usize, const N: usize> Targets<T, R, N>
+    for TargetRows<'_, Y, B, R>
+where
+    Y: Targets<T, B, N> + ?Sized,
+{
+    #[inline(always)]
+    fn value(&self, row: usize, col: usize) -> T {
+        debug_assert!(row < R, "row {row} of a view of {R} rows");
+        self.targets.value(self.first + row, col)
+    }
+    #[inline(always)]
+    fn class_indices(&self) -> Option<&[usize; R]> {
+        self.classes
+    }
+}
+
+impl<Y: ?Sized, const B: usize, const R: usize> Clone for TargetRows<'_, Y, B, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<Y: ?Sized, const B: usize, const R: usize> Copy for TargetRows<'_, Y, B, R> {}
+
+impl<Y: ?Sized, const B: usize, const R: usize> fmt::Debug for TargetRows<'_, Y, B, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TargetRows")
+            .field("first", &self.first)
+            .field("rows", &R)
+            .field("of", &B)
+            .finish_non_exhaustive()
+    }
+}
