@@ -4,11 +4,11 @@
 //! One pipeline, one module a stage, each a plain function over
 //! `proc_macro2` tokens (unit-tested as such):
 //!
-//! 1. [`parse`]: tokens → syntax tree (syn), every user token kept for spans;
-//! 2. [`ir`]: syntax tree → graph of operations (input, dense-apply,
+//! 1. `parse`: tokens → syntax tree (syn), every user token kept for spans;
+//! 2. `ir`: syntax tree → graph of operations (input, dense-apply,
 //!    activation, loss nodes; layers hold the parameters);
-//! 3. [`check`]: name resolution and shape inference, collecting every error;
-//! 4. [`codegen`]: the structs, the passes, the trait impls, the DOT graph.
+//! 3. `check`: name resolution and shape inference, collecting every error;
+//! 4. `codegen`: the structs, the passes, the trait impls, the DOT graph.
 //!
 //! On error the macro emits every error and a stub of the network type.
 

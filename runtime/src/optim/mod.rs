@@ -142,7 +142,7 @@ macro_rules! common_builders {
             self
         }
 
-        /// Sets the learning-rate schedule (default [`Schedule::Constant`]).
+        /// Sets the learning-rate schedule (default [`Schedule::Constant`](crate::optim::Schedule::Constant)).
         #[must_use]
         pub fn schedule(mut self, schedule: $crate::optim::Schedule) -> Self {
             self.common.schedule = schedule;
