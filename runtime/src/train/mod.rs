@@ -237,7 +237,8 @@ impl From<DataError> for TrainError {
 /// naming the epoch and batch and what the network holds then (always finite
 /// parameters when there were any to begin with).
 ///
-/// Allocates the workspaces once; a step allocates nothing.
+/// Allocates the workspaces once; a step allocates nothing (the progress
+/// bar's message is redrawn at most ten times a second).
 pub fn train<const B: usize, const IN: usize, const OUT: usize, N, O>(
     net: &mut N,
     optimizer: &mut O,
