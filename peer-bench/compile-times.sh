@@ -129,10 +129,12 @@ for layers in 2 8 32; do
     # Dependencies first, so the timings below are the crate alone.
     cargo check --manifest-path "$dir/Cargo.toml" -q 2>/dev/null || true
     cargo build --release --manifest-path "$dir/Cargo.toml" -q 2>/dev/null || true
+    # RUSTC_BOOTSTRAP changes the fingerprints: its builds get their own target
+    # directory so the timed builds below stay incremental.
     touch "$dir/src/main.rs"
-    expanded=$(RUSTC_BOOTSTRAP=1 cargo rustc -q --profile=check --manifest-path "$dir/Cargo.toml" -- -Zunpretty=expanded 2>/dev/null)
+    expanded=$(CARGO_TARGET_DIR="$work/target-bootstrap" RUSTC_BOOTSTRAP=1 cargo rustc -q --profile=check --manifest-path "$dir/Cargo.toml" -- -Zunpretty=expanded 2>/dev/null)
     touch "$dir/src/main.rs"
-    expand_time=$(RUSTC_BOOTSTRAP=1 cargo rustc -q --profile=check --manifest-path "$dir/Cargo.toml" -- -Ztime-passes 2>&1 \
+    expand_time=$(CARGO_TARGET_DIR="$work/target-bootstrap" RUSTC_BOOTSTRAP=1 cargo rustc -q --profile=check --manifest-path "$dir/Cargo.toml" -- -Ztime-passes 2>&1 \
         | awk '/time: .*macro_expand_crate/ { gsub(";", "", $2); print $2; exit }')
     touch "$dir/src/main.rs"
     check=$(timed cargo check --manifest-path "$dir/Cargo.toml")
