@@ -43,6 +43,8 @@ pub struct Model {
     pub const_checks: Vec<ConstCheck>,
     /// The declaration as text (the `ARCHITECTURE` constant).
     pub architecture: String,
+    /// `#[chainrule(unroll = N)]`, if given.
+    pub unroll: Option<usize>,
 }
 
 /// A parameter-holding layer.
@@ -405,6 +407,7 @@ pub fn check(mut graph: Graph) -> Result<Model, syn::Error> {
         loss,
         const_checks,
         architecture,
+        unroll: graph.unroll,
     })
 }
 

@@ -42,6 +42,8 @@ pub struct Graph {
     pub loss_not_last: Option<Span>,
     /// Syntax errors from the parse stage, reported with the others.
     pub syntax_errors: Vec<syn::Error>,
+    /// `#[chainrule(unroll = N)]`, if given.
+    pub unroll: Option<usize>,
 }
 
 /// A layer that owns parameters: a struct field.
@@ -109,6 +111,7 @@ pub fn lower(def: NetworkDef) -> Graph {
         losses: Vec::new(),
         loss_not_last: None,
         syntax_errors: def.errors,
+        unroll: def.unroll,
     };
     let mut current: NodeId = 0;
     for entry in def.entries {

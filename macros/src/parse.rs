@@ -29,6 +29,9 @@ pub struct NetworkDef {
     pub entries: Vec<Entry>,
     /// Syntax errors of individual entries.
     pub errors: Vec<syn::Error>,
+    /// `#[chainrule(unroll = N)]`: unroll dense layers of at most `N`
+    /// weights (0: never), instead of the measured default.
+    pub unroll: Option<usize>,
 }
 
 /// One comma-separated entry of the body.
@@ -80,7 +83,27 @@ pub enum Dim {
 
 impl Parse for NetworkDef {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let attrs = input.call(Attribute::parse_outer)?;
+        let mut attrs = input.call(Attribute::parse_outer)?;
+        let mut unroll = None;
+        let mut errors = Vec::new();
+        attrs.retain(|attr| {
+            if !attr.path().is_ident("chainrule") {
+                return true;
+            }
+            let parsed = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("unroll") {
+                    let value: LitInt = meta.value()?.parse()?;
+                    unroll = Some(value.base10_parse::<usize>()?);
+                    Ok(())
+                } else {
+                    Err(meta.error("unknown setting: the only one is `#[chainrule(unroll = N)]`, unroll dense layers of at most N weights (0: never)"))
+                }
+            });
+            if let Err(err) = parsed {
+                errors.push(err);
+            }
+            false
+        });
         let vis: Visibility = input.parse()?;
         let _: Token![struct] = input.parse().map_err(|e| {
             syn::Error::new(
@@ -98,7 +121,6 @@ impl Parse for NetworkDef {
             return Err(input.error("unexpected tokens after the network's body"));
         }
         let mut entries = Vec::new();
-        let mut errors = Vec::new();
         for piece in split_entries(tokens) {
             match syn::parse2::<Entry>(piece) {
                 Ok(entry) => entries.push(entry),
@@ -116,6 +138,7 @@ impl Parse for NetworkDef {
             brace_span: brace.span.close(),
             entries,
             errors,
+            unroll,
         })
     }
 }

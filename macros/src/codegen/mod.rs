@@ -22,7 +22,10 @@ mod backward;
 mod dot;
 mod forward;
 mod glue;
+mod stub;
 pub mod unroll;
+
+pub use stub::stub;
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
@@ -52,7 +55,10 @@ impl Default for Options {
 }
 
 /// Everything generated for a valid network.
-pub fn generate(model: &Model, options: Options) -> TokenStream {
+pub fn generate(model: &Model, mut options: Options) -> TokenStream {
+    if let Some(max_weights) = model.unroll {
+        options.unroll_max_weights = max_weights;
+    }
     let names = Names::new(model);
     let structs = glue::structs(model, &names);
     let inherent = glue::inherent_impl(model, &names, options);
@@ -63,37 +69,6 @@ pub fn generate(model: &Model, options: Options) -> TokenStream {
         #inherent
         #traits
         #checks
-    }
-}
-
-/// A stub of the network type for an invalid declaration: the struct with
-/// the user's name and valid generics, so that the rest of the user's code
-/// does not pile up "cannot find type" errors.
-pub fn stub(tokens: &TokenStream) -> TokenStream {
-    let Ok(def) = syn::parse2::<crate::parse::NetworkDef>(tokens.clone()) else {
-        return TokenStream::new();
-    };
-    let attrs = def.attrs.iter().filter(|a| a.path().is_ident("doc"));
-    let vis = &def.vis;
-    let ident = &def.ident;
-    let rt = rt();
-    let consts: Vec<TokenStream> = def
-        .generics
-        .params
-        .iter()
-        .filter_map(|p| match p {
-            syn::GenericParam::Const(c) if c.ident != "T" => {
-                let id = &c.ident;
-                Some(quote!(const #id: ::core::primitive::usize))
-            }
-            _ => None,
-        })
-        .collect();
-    quote! {
-        #(#attrs)*
-        #vis struct #ident<#(#consts,)* T: #rt::Scalar = ::core::primitive::f32> {
-            _invalid_declaration: ::core::marker::PhantomData<T>,
-        }
     }
 }
 

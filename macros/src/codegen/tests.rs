@@ -118,3 +118,62 @@ fn dot_is_well_formed_every_edge_joins_declared_nodes() {
     assert!(dot.contains(r#"dl_da3 -> dl_dz3 [label="rule 7: dl_da3 ⊗ sigmoid′(z3)""#));
     assert!(!dot.contains("b2 ["), "DenseNoBias has no bias node");
 }
+
+#[test]
+fn small_layers_are_unrolled_and_the_attribute_turns_it_off() {
+    let small = generated(quote! {
+        struct Xor { hidden: Dense<2, 8> => tanh, output: Dense<8, 1> => sigmoid, loss: binary_cross_entropy }
+    });
+    // Forward of the 2×8 layer: one explicit multiply-add per weight.
+    assert!(small.contains("* z_row = [b0 + w0_0 * x0 + w0_1 * x1 , b1 + w1_0 * x0 + w1_1 * x1"));
+    // Backward: the weight gradients accumulated in locals, stored once.
+    assert!(small.contains("dl_dw1_7_1 += d7 * x1 ;"));
+    assert!(
+        small.contains("* grads . output . bias . row_mut (0) = [dl_db2_0] ;"),
+        "{small}"
+    );
+    // Rule 6 of the 8×1 layer: dl_da1[i] = d0·w0_i.
+    assert!(small.contains("* dx_row = [d0 * w0_0 , d0 * w0_1"));
+    assert!(!small.contains("forward_into"), "no kernel call left");
+
+    let off = generated(quote! {
+        #[chainrule(unroll = 0)]
+        struct Xor { hidden: Dense<2, 8> => tanh, output: Dense<8, 1> => sigmoid, loss: binary_cross_entropy }
+    });
+    assert!(!off.contains("z_row"));
+    assert!(off.contains("self . hidden . forward_into (x , z1)"));
+    assert!(
+        !off.contains("chainrule (unroll"),
+        "the setting is not passed through"
+    );
+
+    let big = generated(quote! {
+        struct Big { hidden: Dense<784, 128> => relu, output: Dense<128, 10> => softmax, loss: cross_entropy }
+    });
+    assert!(!big.contains("z_row"), "large layers call the kernels");
+}
+
+#[test]
+fn an_unknown_setting_is_an_error() {
+    let def: crate::parse::NetworkDef = syn::parse2(quote! {
+        #[chainrule(unrol = 4)]
+        struct N { a: Dense<1, 1>, loss: sse }
+    })
+    .expect("parses");
+    assert_eq!(def.errors.len(), 1);
+    assert!(def.errors[0].to_string().starts_with("unknown setting"));
+}
+
+#[test]
+fn the_error_stub_keeps_the_name_generics_and_methods() {
+    let stub = stub(&quote! {
+        pub struct Mlp<const H: usize> { hidden: Dense<4, H> => rleu, output: Dense<H, 2>, loss: sse }
+    })
+    .to_string();
+    assert!(stub.contains("pub struct Mlp < const H : :: core :: primitive :: usize , T"));
+    assert!(stub.contains("pub struct MlpGradients"));
+    assert!(stub.contains("pub fn forward < const B : :: core :: primitive :: usize > (& self , x : & :: chainrule :: __private :: Matrix < T , B , 4 >) -> :: chainrule :: __private :: Matrix < T , B , 2 >"));
+    // Unparseable header: still a struct of that name.
+    let stub = super::stub(&quote!(struct Broken ! { }));
+    assert!(stub.to_string().contains("pub struct Broken <"));
+}
