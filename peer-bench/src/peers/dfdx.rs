@@ -1,6 +1,7 @@
 //! dfdx 0.13 on its CPU device: the model as a tuple of builders, a traced
 //! forward pass, the library's loss, `backward`, and its plain `Sgd`.
 
+use dfdx::optim::{Optimizer, Sgd};
 use dfdx::prelude::*;
 
 use super::{Runner, Setup};
