@@ -70,3 +70,69 @@ pub fn build(setup: &Setup<'_>) -> Box<dyn Runner> {
         other => panic!("unknown workload {other}"),
     }
 }
+
+/// chainrule's opt-in data-parallel step: two threads, half a batch each.
+struct Parallel<N, const IN: usize, const OUT: usize, const B: usize, const H: usize>
+where
+    N: Network<IN, OUT, Scalar = f32>,
+{
+    trainer: chainrule::parallel::ParallelTrainer<N, IN, OUT, B, H>,
+    one: Chainrule<N, IN, OUT, B>,
+}
+
+impl<N, const IN: usize, const OUT: usize, const B: usize, const H: usize> Runner
+    for Parallel<N, IN, OUT, B, H>
+where
+    N: Network<IN, OUT, Scalar = f32> + Sync,
+    N::Gradients: Send,
+    N::Workspace<H>: Send,
+{
+    fn step(&mut self) -> f32 {
+        let one = &mut self.one;
+        let loss = self
+            .trainer
+            .backward(&one.net, black_box(&one.x), &one.y, &mut one.grads);
+        one.net.sgd_step(&one.grads, LEARNING_RATE);
+        loss
+    }
+
+    fn infer1(&mut self) -> f32 {
+        self.one.infer1()
+    }
+}
+
+fn parallel<N, const IN: usize, const OUT: usize, const B: usize, const H: usize>(
+    setup: &Setup<'_>,
+) -> Box<dyn Runner>
+where
+    N: Network<IN, OUT, Scalar = f32> + Sync + 'static,
+    N::Gradients: Send,
+    N::Workspace<H>: Send,
+{
+    let mut net = N::init(0);
+    nets::load(&mut net, setup.params);
+    Box::new(Parallel::<N, IN, OUT, B, H> {
+        trainer: chainrule::parallel::ParallelTrainer::new(&net).expect("start the worker thread"),
+        one: Chainrule::<N, IN, OUT, B> {
+            grads: net.new_gradients(),
+            ws: net.new_workspace::<B>(),
+            ws1: net.new_workspace::<1>(),
+            x: Matrix::from_slice(&setup.batch.x).expect("B × IN inputs"),
+            y: Matrix::from_slice(&setup.batch.y).expect("B × OUT targets"),
+            x1: Matrix::from_slice(&setup.batch.x[..IN]).expect("one row"),
+            net,
+        },
+    })
+}
+
+/// The two-thread chainrule runner for a workload (time it with `--wall`).
+pub fn build_parallel(setup: &Setup<'_>) -> Box<dyn Runner> {
+    match setup.workload.name {
+        "xor" => parallel::<nets::Xor, 2, 1, 4, 2>(setup),
+        "iris" => parallel::<nets::Iris, 4, 3, 16, 8>(setup),
+        "digits" => parallel::<nets::Digits, 64, 10, 32, 16>(setup),
+        "mnist" => parallel::<nets::Mnist, 784, 10, 64, 32>(setup),
+        "mnist3" => parallel::<nets::Mnist3, 784, 10, 128, 64>(setup),
+        other => panic!("unknown workload {other}"),
+    }
+}

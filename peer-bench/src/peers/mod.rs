@@ -49,6 +49,10 @@ pub fn frameworks() -> Vec<Framework> {
             build: chainrule::build,
         },
         Framework {
+            name: "chainrule 2 threads",
+            build: chainrule::build_parallel,
+        },
+        Framework {
             name: "hand-written",
             build: handwritten::build,
         },
