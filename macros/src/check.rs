@@ -720,7 +720,7 @@ mod tests {
     use quote::quote;
 
     fn run(tokens: proc_macro2::TokenStream) -> Result<Model, syn::Error> {
-        check(crate::ir::lower(syn::parse2(tokens).expect("parses")))
+        check(crate::ir::lower(syn::parse2(tokens).expect("parses"))) // ok: test-only, fixed valid input
     }
 
     fn messages(tokens: proc_macro2::TokenStream) -> Vec<String> {
@@ -739,7 +739,7 @@ mod tests {
                 loss: cross_entropy,
             }
         })
-        .expect("valid");
+        .expect("valid"); // ok: test-only
         let names: Vec<&str> = model.values.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(names, ["x", "z1", "a1", "z2", "a2"]);
         let widths: Vec<String> = model.values.iter().map(|v| v.width.text()).collect();
@@ -760,7 +760,7 @@ mod tests {
         let model = run(quote! {
             struct Ls { w: DenseNoBias<3, 2>, loss: sse }
         })
-        .expect("valid");
+        .expect("valid"); // ok: test-only
         assert_eq!(model.values.len(), 2);
         assert_eq!(model.output, 1);
         assert_eq!(model.loss.logits, None);
@@ -842,7 +842,7 @@ mod tests {
                 loss: mse,
             }
         })
-        .expect("valid");
+        .expect("valid"); // ok: test-only
         let junctions: Vec<(String, String)> = model
             .steps
             .iter()
@@ -904,7 +904,7 @@ mod tests {
         let model = run(quote! {
             struct Mlp<const H: usize> { hidden: Dense<4, H> => relu, output: Dense<H, 1>, loss: sse }
         })
-        .expect("valid");
+        .expect("valid"); // ok: test-only
         let generic: Vec<&str> = model
             .const_checks
             .iter()
@@ -933,8 +933,8 @@ mod tests {
         let tokens: proc_macro2::TokenStream =
             "struct Net { h: Dense<2, 128>, o: Dense<64, 1>, loss: mse }"
                 .parse()
-                .expect("tokens");
-        let err = run(tokens).err().expect("error");
+                .expect("tokens"); // ok: test-only
+        let err = run(tokens).err().expect("error"); // ok: test-only
         let span = err.span();
         // Spans from a string parse carry their byte range.
         let range = span.byte_range();
