@@ -76,11 +76,11 @@ fn example_path(name: &str) -> PathBuf {
 
 #[test]
 fn expansion_of_the_mnist_example_is_checked_in() {
-    let source = std::fs::read_to_string(example_path("expanded_mnist.rs")).expect("read example");
-    let expected = expanded_text(&source).expect("expands");
+    let source = std::fs::read_to_string(example_path("expanded_mnist.rs")).expect("read example"); // ok: test-only
+    let expected = expanded_text(&source).expect("expands"); // ok: test-only
     let path = example_path("expanded_mnist_expanded.rs");
     if std::env::var_os("CHAINRULE_BLESS").is_some() {
-        std::fs::write(&path, &expected).expect("write the expansion");
+        std::fs::write(&path, &expected).expect("write the expansion"); // ok: test-only
         return;
     }
     let actual = std::fs::read_to_string(&path).unwrap_or_default();
@@ -90,20 +90,21 @@ fn expansion_of_the_mnist_example_is_checked_in() {
             .zip(expected.lines())
             .position(|(a, e)| a != e)
             .unwrap_or(actual.lines().count().min(expected.lines().count()));
-        panic!(
+        let message = format!(
             "{} is out of date (first difference at line {}); regenerate with \
              `CHAINRULE_BLESS=1 cargo test -p chainrule-macros expansion`",
             path.display(),
             first_difference + 1
         );
+        panic!("{message}"); // ok: test-only
     }
 }
 
 #[test]
 fn the_expansion_reads_like_the_derivation() {
-    let source = std::fs::read_to_string(example_path("expanded_mnist.rs")).expect("read example");
-    let text = expanded_text(&source).expect("expands");
-    // Each backward statement carries its rule and shapes, in order.
+    let source = std::fs::read_to_string(example_path("expanded_mnist.rs")).expect("read example"); // ok: test-only
+    let text = expanded_text(&source).expect("expands"); // ok: test-only
+                                                         // Each backward statement carries its rule and shapes, in order.
     let rules = [
         "/// fused softmax + cross-entropy",
         "/// rule 5: dl_dw2 = dl_dz2ᵀ·a1   [10×128] = [10×B]·[B×128]",
@@ -113,11 +114,11 @@ fn the_expansion_reads_like_the_derivation() {
         "/// rule 5: dl_dw1 = dl_dz1ᵀ·x   [128×784] = [128×B]·[B×784]",
         "/// bias: dl_db1 = 1ᵀ·dl_dz1",
     ];
-    let mut from = text.find("pub fn backward").expect("backward");
+    let mut from = text.find("pub fn backward").expect("backward"); // ok: test-only
     for rule in rules {
         let at = text[from..]
             .find(rule)
-            .unwrap_or_else(|| panic!("`{rule}` missing or out of order"));
+            .unwrap_or_else(|| panic!("`{rule}` missing or out of order")); // ok: test-only
         from += at + rule.len();
     }
 }

@@ -181,7 +181,7 @@ mod tests {
     use quote::quote;
 
     fn graph(tokens: proc_macro2::TokenStream) -> Graph {
-        lower(syn::parse2(tokens).expect("parses"))
+        lower(syn::parse2(tokens).expect("parses")) // ok: test-only
     }
 
     #[test]

@@ -363,7 +363,7 @@ mod tests {
     use quote::quote;
 
     fn parse(tokens: TokenStream) -> NetworkDef {
-        syn::parse2(tokens).expect("parses")
+        syn::parse2(tokens).expect("parses") // ok: test-only
     }
 
     #[test]
@@ -381,16 +381,16 @@ mod tests {
         assert!(def.errors.is_empty());
         assert_eq!(def.entries.len(), 3);
         let Entry::Layer(hidden) = &def.entries[0] else {
-            panic!("first entry is a layer")
+            panic!("first entry is a layer") // ok: test-only
         };
         assert_eq!(hidden.name, "hidden");
         assert_eq!(hidden.kind, "Dense");
-        let dims = hidden.dims.as_ref().expect("dims");
+        let dims = hidden.dims.as_ref().expect("dims"); // ok: test-only
         assert_eq!(dims[0].text(), "784");
         assert_eq!(dims[1].text(), "128");
-        assert_eq!(hidden.activation.as_ref().expect("act"), "relu");
+        assert_eq!(hidden.activation.as_ref().expect("act"), "relu"); // ok: test-only
         let Entry::Loss(loss) = &def.entries[2] else {
-            panic!("last entry is the loss")
+            panic!("last entry is the loss") // ok: test-only
         };
         assert_eq!(loss.name, "cross_entropy");
     }
@@ -406,15 +406,15 @@ mod tests {
         });
         assert!(def.errors.is_empty());
         let Entry::Layer(a) = &def.entries[0] else {
-            panic!("layer")
+            panic!("layer") // ok: test-only
         };
         assert!(a.activation.is_none());
-        let dims = a.dims.as_ref().expect("dims");
+        let dims = a.dims.as_ref().expect("dims"); // ok: test-only
         assert_eq!(dims[0].text(), "INPUTS");
         let Entry::Layer(b) = &def.entries[1] else {
-            panic!("layer")
+            panic!("layer") // ok: test-only
         };
-        assert_eq!(b.dims.as_ref().expect("dims")[1].text(), "{ 2 * H }");
+        assert_eq!(b.dims.as_ref().expect("dims")[1].text(), "{ 2 * H }"); // ok: test-only
         assert_eq!(def.generics.params.len(), 1);
     }
 
@@ -441,9 +441,9 @@ mod tests {
     fn braced_single_names_are_names_and_negatives_are_kept_for_the_check() {
         let def = parse(quote! { struct N<const H: usize> { a: Dense<{ H }, -8>, loss: mse } });
         let Entry::Layer(a) = &def.entries[0] else {
-            panic!("layer")
+            panic!("layer") // ok: test-only
         };
-        let dims = a.dims.as_ref().expect("dims");
+        let dims = a.dims.as_ref().expect("dims"); // ok: test-only
         assert!(matches!(&dims[0], Dim::Path(p) if p.is_ident("H")));
         assert!(matches!(&dims[1], Dim::Neg(..)));
         assert_eq!(dims[1].text(), "-8");
@@ -459,7 +459,7 @@ mod tests {
     fn missing_struct_keyword_is_an_error() {
         let err = syn::parse2::<NetworkDef>(quote!(Net { a: Dense<1, 1> }))
             .err()
-            .expect("error");
+            .expect("error"); // ok: test-only
         assert!(err.to_string().contains("expected `struct`"));
     }
 }

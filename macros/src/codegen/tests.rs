@@ -5,7 +5,7 @@ use quote::quote;
 
 fn generated(tokens: TokenStream) -> String {
     let model =
-        crate::check::check(crate::ir::lower(syn::parse2(tokens).expect("parses"))).expect("valid");
+        crate::check::check(crate::ir::lower(syn::parse2(tokens).expect("parses"))).expect("valid"); // ok: test-only
     generate(&model, Options::default()).to_string()
 }
 
@@ -56,7 +56,8 @@ fn uses_only_absolute_paths() {
 }
 
 fn model(tokens: TokenStream) -> Model {
-    crate::check::check(crate::ir::lower(syn::parse2(tokens).expect("parses"))).expect("valid")
+    let parsed = syn::parse2(tokens).expect("parses"); // ok: test-only
+    crate::check::check(crate::ir::lower(parsed)).expect("valid") // ok: test-only
 }
 
 #[test]
@@ -159,7 +160,7 @@ fn an_unknown_setting_is_an_error() {
         #[chainrule(unrol = 4)]
         struct N { a: Dense<1, 1>, loss: sse }
     })
-    .expect("parses");
+    .expect("parses"); // ok: test-only
     assert_eq!(def.errors.len(), 1);
     assert!(def.errors[0].to_string().starts_with("unknown setting"));
 }
