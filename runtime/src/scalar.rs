@@ -77,6 +77,26 @@ pub trait Scalar:
     /// Matrix product kernel on row-major slices:
     /// `c (m×n) = op(a) · op(b)`, or `c += op(a) · op(b)` when `accumulate`.
     ///
+    /// `x ← eˣ` for every entry. For `f32` a vectorized polynomial
+    /// (AVX2 + FMA when the CPU has them; accuracy in
+    /// [`kernels`](crate::kernels::exp_in_place)); for `f64` the standard
+    /// library's `exp`.
+    #[inline]
+    fn exp_in_place(values: &mut [Self]) {
+        for v in values {
+            *v = v.exp();
+        }
+    }
+
+    /// `x ← tanh x` for every entry; vectorized for `f32` like
+    /// [`exp_in_place`](Scalar::exp_in_place).
+    #[inline]
+    fn tanh_in_place(values: &mut [Self]) {
+        for v in values {
+            *v = v.tanh();
+        }
+    }
+
     /// `op(a)` is `a` (m×k, `a.len() == m·k`) or, when `a_transposed`, the
     /// transpose of `a` stored as k×m; likewise `op(b)` is `b` (k×n) or the
     /// transpose of `b` stored as n×k. The typed products of
@@ -100,7 +120,7 @@ pub trait Scalar:
 }
 
 macro_rules! impl_scalar {
-    ($t:ident, $dtype:literal, $gemm:ident) => {
+    ($t:ident, $dtype:literal, $gemm:ident $(, $slice_fns:item)*) => {
         impl Scalar for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -207,9 +227,22 @@ macro_rules! impl_scalar {
                     accumulate,
                 );
             }
+            $($slice_fns)*
         }
     };
 }
 
-impl_scalar!(f32, "F32", gemm_f32);
+impl_scalar!(
+    f32,
+    "F32",
+    gemm_f32,
+    #[inline]
+    fn exp_in_place(values: &mut [f32]) {
+        crate::kernels::exp_in_place(values);
+    },
+    #[inline]
+    fn tanh_in_place(values: &mut [f32]) {
+        crate::kernels::tanh_in_place(values);
+    }
+);
 impl_scalar!(f64, "F64", gemm_f64);
