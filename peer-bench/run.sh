@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
-# Runs the side-by-side benchmark and writes peer-bench/results.md.
+# Runs the side-by-side benchmark of issue 5 and writes peer-bench/results.md
+# and peer-bench/results-threads.md:
 #   1. chainrule alone in a default build (no target-cpu flag: what a user's
 #      `cargo build --release` gets), into target/portable.tsv;
-#   2. every framework built with RUSTFLAGS="-C target-cpu=native", in one run,
-#      with the figures of step 1 as the column "chainrule (default build)".
-# Extra arguments go to both runs: --quick, --workloads xor,mnist, --only chainrule,dfdx.
-# The first build compiles dfdx, candle and burn: allow 30+ minutes on 2 cores.
+#   2. every framework (chainrule, hand-written loops, nalgebra, dfdx, candle,
+#      burn) built with RUSTFLAGS="-C target-cpu=native", in one run, with the
+#      figures of step 1 as the column "chainrule (default build)": one thread,
+#      process CPU clock, the FMA peak measured before every workload
+#      -> results.md;
+#   3. chainrule on one thread and on two (its opt-in data-parallel step) on
+#      the wall clock, digits, mnist and mnist3 -> results-threads.md.
+# Extra arguments go to every run: --quick, --workloads xor,mnist, and
+# --only chainrule,dfdx (step 3 ignores --only).
+# Needs: a Rust toolchain (1.95 here), crates.io, ~3 GB in peer-bench/target.
+# Build times on the shared 2-core machine (one job, nice 19): dfdx + candle
+# about 25 minutes, burn adds about BURN_MINUTES; after that a rebuild takes
+# about a minute. A run takes about 2 minutes (--quick: about 30 s).
 set -euo pipefail
 cd "$(dirname "$0")"
 cargo build --release --no-default-features --target-dir target/portable
 target/portable/release/peer-bench --only chainrule --emit target/portable.tsv "$@"
 RUSTFLAGS="-C target-cpu=native" cargo build --release
 target/release/peer-bench --portable target/portable.tsv "$@"
+target/release/peer-bench --threads --out results-threads.md "$@"

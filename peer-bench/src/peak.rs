@@ -31,19 +31,20 @@ pub fn measure() -> (f64, &'static str) {
     )
 }
 
-/// The best of 5 runs of ~0.2 s each, in GFLOP/s (a peak: the fastest run is
-/// the one least disturbed); `run(iters)` returns the flops done.
+/// The best of 5 runs of ~0.1 s each, in GFLOP/s (a peak: the fastest run is
+/// the one least disturbed); `run(iters)` returns the flops done. About 0.6 s
+/// in all, short enough to repeat before every workload.
 fn best_of(mut run: impl FnMut(u64) -> f64) -> f64 {
-    let mut iters = 1u64 << 16;
+    let mut iters = 1u64 << 14;
     loop {
         let start = crate::clock();
         run(iters);
-        if crate::clock() - start > 0.05 {
+        if crate::clock() - start > 0.02 {
             break;
         }
         iters *= 2;
     }
-    iters *= 4;
+    iters *= 5;
     let mut rates: Vec<f64> = (0..5)
         .map(|_| {
             let start = crate::clock();
