@@ -65,6 +65,10 @@ impl Activation for Sigmoid {
     fn apply<T: Scalar>(z: T) -> T {
         sigmoid(z)
     }
+    #[inline]
+    fn apply_in_place<T: Scalar>(values: &mut [T]) {
+        T::sigmoid_in_place(values);
+    }
     #[inline(always)]
     fn derivative<T: Scalar>(_z: T, a: T) -> T {
         a * (T::ONE - a)
@@ -167,24 +171,77 @@ pub fn activation_backward_into<F: Activation, T: Scalar, const B: usize, const 
 }
 
 /// Row-wise softmax `s_ij = e^(z_ij − m_i) / Σ_k e^(z_ik − m_i)` with `m_i`
-/// the row maximum, so no `exp` overflows (logits of ±1000 are fine).
+/// the row maximum, so no `exp` overflows (logits of ±1000 are fine). A NaN
+/// logit makes its row NaN.
 pub fn softmax_rows_into<T: Scalar, const B: usize, const N: usize>(
     z: &Matrix<T, B, N>,
     s: &mut Matrix<T, B, N>,
 ) {
-    for (s_row, z_row) in s.rows_mut().zip(z.rows()) {
-        // `max` propagates NaN, so a NaN logit makes its row NaN.
-        let max = z_row
-            .iter()
-            .fold(T::from_f64(f64::NEG_INFINITY), |m, &x| m.max(x));
-        let mut total = T::ZERO;
-        for (s, &z) in s_row.iter_mut().zip(z_row) {
-            *s = (z - max).exp();
-            total += *s;
+    softmax_rows_with(z.as_slice(), s.as_mut_slice(), N, false, |_, _, _| {});
+}
+
+/// Rows whose `exp` (and `ln`) go through one call of the slice kernels.
+const ROWS_PER_BLOCK: usize = 16;
+
+/// Row-wise softmax of `z` into `s` (row-major, rows of `n`), calling
+/// `row_done(i, lse_i, s_i)` after row `i` with its log-sum-exp
+/// `lse_i = ln Σ_k e^(z_ik)` (when `want_lse`; otherwise `lse_i` is
+/// meaningless) and its finished softmax row.
+///
+/// Each `exp` and `ln` is computed once, a block of rows at a time through
+/// [`Scalar::exp_in_place`] and [`Scalar::ln_in_place`], so that `f32` takes
+/// the vector kernels even for rows of 3. For `f64` the values are those of
+/// the per-entry loops, to the last bit.
+pub(crate) fn softmax_rows_with<T: Scalar>(
+    z: &[T],
+    s: &mut [T],
+    n: usize,
+    want_lse: bool,
+    mut row_done: impl FnMut(usize, T, &mut [T]),
+) {
+    if n == 0 {
+        return;
+    }
+    let block_len = ROWS_PER_BLOCK * n;
+    for (block, (z_block, s_block)) in z.chunks(block_len).zip(s.chunks_mut(block_len)).enumerate()
+    {
+        let mut maxima = [T::ZERO; ROWS_PER_BLOCK];
+        let mut logs = [T::ZERO; ROWS_PER_BLOCK];
+        for ((s_row, z_row), max) in s_block
+            .chunks_exact_mut(n)
+            .zip(z_block.chunks_exact(n))
+            .zip(&mut maxima)
+        {
+            // `max` propagates NaN, so a NaN logit makes its row NaN.
+            *max = z_row
+                .iter()
+                .fold(T::from_f64(f64::NEG_INFINITY), |m, &x| m.max(x));
+            for (s, &z) in s_row.iter_mut().zip(z_row) {
+                *s = z - *max;
+            }
         }
-        let inv = T::ONE / total;
-        for s in s_row.iter_mut() {
-            *s *= inv;
+        T::exp_in_place(s_block);
+        let rows = s_block.len() / n;
+        for (s_row, total) in s_block.chunks_exact(n).zip(&mut logs) {
+            *total = s_row.iter().fold(T::ZERO, |acc, &e| acc + e);
+        }
+        let totals = logs;
+        if want_lse {
+            T::ln_in_place(&mut logs[..rows]);
+        }
+        for (r, s_row) in s_block.chunks_exact_mut(n).enumerate() {
+            let inv = T::ONE / totals[r];
+            for s in s_row.iter_mut() {
+                *s *= inv;
+            }
+            // An infinite maximum is the log-sum-exp itself (and keeps
+            // ∞ − ∞ out of it).
+            let lse = if maxima[r].is_finite() {
+                maxima[r] + logs[r]
+            } else {
+                maxima[r]
+            };
+            row_done(block * ROWS_PER_BLOCK + r, lse, s_row);
         }
     }
 }
@@ -211,15 +268,16 @@ pub fn log_softmax_rows_into<T: Scalar, const B: usize, const N: usize>(
     z: &Matrix<T, B, N>,
     out: &mut Matrix<T, B, N>,
 ) {
-    for (o_row, z_row) in out.rows_mut().zip(z.rows()) {
-        let lse = log_sum_exp(z_row);
-        for (o, &z) in o_row.iter_mut().zip(z_row) {
+    let z = z.as_slice();
+    softmax_rows_with(z, out.as_mut_slice(), N, true, |i, lse, o_row| {
+        for (o, &z) in o_row.iter_mut().zip(&z[i * N..]) {
             *o = z - lse;
         }
-    }
+    });
 }
 
-/// `ln Σ e^(x_k)`, computed as `m + ln Σ e^(x_k − m)` with `m = max x`.
+/// `ln Σ e^(x_k)`, computed as `m + ln Σ e^(x_k − m)` with `m = max x`; NaN
+/// if any `x_k` is NaN, `−∞` for an empty slice.
 #[must_use]
 pub fn log_sum_exp<T: Scalar>(xs: &[T]) -> T {
     let Some(&first) = xs.first() else {
@@ -229,7 +287,17 @@ pub fn log_sum_exp<T: Scalar>(xs: &[T]) -> T {
     if !max.is_finite() {
         return max;
     }
-    let total = xs.iter().fold(T::ZERO, |acc, &x| acc + (x - max).exp());
+    // The exps a chunk at a time through the slice kernel, summed in order.
+    let mut shifted = [T::ZERO; ROWS_PER_BLOCK];
+    let mut total = T::ZERO;
+    for chunk in xs.chunks(ROWS_PER_BLOCK) {
+        let shifted = &mut shifted[..chunk.len()];
+        for (e, &x) in shifted.iter_mut().zip(chunk) {
+            *e = x - max;
+        }
+        T::exp_in_place(shifted);
+        total = shifted.iter().fold(total, |acc, &e| acc + e);
+    }
     max + total.ln()
 }
 

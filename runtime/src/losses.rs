@@ -189,20 +189,21 @@ pub fn softmax_cross_entropy<
     a: &mut Matrix<T, B, N>,
     mut dl_dz: Option<&mut Matrix<T, B, N>>,
 ) -> T {
-    crate::activations::softmax_rows_into(z, a);
     let inv = T::ONE / T::from_usize(B);
     let mut total = T::ZERO;
     let labels = y.class_indices();
-    for i in 0..B {
-        let z_row = z.row(i);
-        let lse = crate::activations::log_sum_exp(z_row);
+    let z = z.as_slice();
+    // One pass: each row's exps, its softmax, its log-sum-exp, then its loss
+    // and gradient.
+    crate::activations::softmax_rows_with(z, a.as_mut_slice(), N, true, |i, lse, a_row| {
+        let z_row = &z[i * N..(i + 1) * N];
         match labels {
             Some(labels) => {
                 let c = labels[i];
                 total += lse - z_row[c];
                 if let Some(g) = dl_dz.as_deref_mut() {
                     let g_row = g.row_mut(i);
-                    for (gj, &aj) in g_row.iter_mut().zip(a.row(i)) {
+                    for (gj, &aj) in g_row.iter_mut().zip(a_row.iter()) {
                         *gj = aj * inv;
                     }
                     g_row[c] -= inv;
@@ -219,13 +220,13 @@ pub fn softmax_cross_entropy<
                 }
                 if let Some(g) = dl_dz.as_deref_mut() {
                     let g_row = g.row_mut(i);
-                    for (j, (gj, &aj)) in g_row.iter_mut().zip(a.row(i)).enumerate() {
+                    for (j, (gj, &aj)) in g_row.iter_mut().zip(a_row.iter()).enumerate() {
                         *gj = (aj * mass - y.value(i, j)) * inv;
                     }
                 }
             }
         }
-    }
+    });
     total * inv
 }
 

@@ -74,9 +74,6 @@ pub trait Scalar:
     /// `self · a + b` in one rounding where the hardware allows it.
     fn mul_add(self, a: Self, b: Self) -> Self;
 
-    /// Matrix product kernel on row-major slices:
-    /// `c (m×n) = op(a) · op(b)`, or `c += op(a) · op(b)` when `accumulate`.
-    ///
     /// `x ← eˣ` for every entry. For `f32` a vectorized polynomial
     /// (AVX2 + FMA when the CPU has them; accuracy in
     /// [`kernels`](crate::kernels::exp_in_place)); for `f64` the standard
@@ -97,6 +94,37 @@ pub trait Scalar:
         }
     }
 
+    /// `x ← 1/(1 + e^(−x))` for every entry, without overflow for any `x`;
+    /// vectorized for `f32` like [`exp_in_place`](Scalar::exp_in_place),
+    /// for `f64` [`sigmoid`](crate::activations::sigmoid) per entry.
+    #[inline]
+    fn sigmoid_in_place(values: &mut [Self]) {
+        for v in values {
+            *v = crate::activations::sigmoid(*v);
+        }
+    }
+
+    /// `x ← ln x` for every entry; vectorized for `f32` like
+    /// [`exp_in_place`](Scalar::exp_in_place).
+    #[inline]
+    fn ln_in_place(values: &mut [Self]) {
+        for v in values {
+            *v = v.ln();
+        }
+    }
+
+    /// `x ← ln(1 + x)` for every entry, accurate near 0; vectorized for
+    /// `f32` like [`exp_in_place`](Scalar::exp_in_place).
+    #[inline]
+    fn ln_1p_in_place(values: &mut [Self]) {
+        for v in values {
+            *v = v.ln_1p();
+        }
+    }
+
+    /// Matrix product kernel on row-major slices:
+    /// `c (m×n) = op(a) · op(b)`, or `c += op(a) · op(b)` when `accumulate`.
+    ///
     /// `op(a)` is `a` (m×k, `a.len() == m·k`) or, when `a_transposed`, the
     /// transpose of `a` stored as k×m; likewise `op(b)` is `b` (k×n) or the
     /// transpose of `b` stored as n×k. The typed products of
@@ -243,6 +271,18 @@ impl_scalar!(
     #[inline]
     fn tanh_in_place(values: &mut [f32]) {
         crate::kernels::tanh_in_place(values);
+    },
+    #[inline]
+    fn sigmoid_in_place(values: &mut [f32]) {
+        crate::kernels::sigmoid_in_place(values);
+    },
+    #[inline]
+    fn ln_in_place(values: &mut [f32]) {
+        crate::kernels::ln_in_place(values);
+    },
+    #[inline]
+    fn ln_1p_in_place(values: &mut [f32]) {
+        crate::kernels::ln_1p_in_place(values);
     }
 );
 impl_scalar!(f64, "F64", gemm_f64);

@@ -304,3 +304,79 @@ fn slice_forms_match_scalar_forms() {
     slice_form_matches_scalar_form::<Relu>();
     slice_form_matches_scalar_form::<LeakyRelu>();
 }
+
+/// The softmax of one row as the per-entry loops compute it: the row
+/// maximum, `e^(z − max)`, their sum in order, each times `1/sum`.
+fn softmax_row_reference(row: &[f64]) -> (Vec<f64>, f64) {
+    let max = row.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x));
+    let exps: Vec<f64> = row.iter().map(|&z| (z - max).exp()).collect();
+    let total = exps.iter().fold(0.0, |acc, &e| acc + e);
+    let inv = 1.0 / total;
+    (exps.iter().map(|e| e * inv).collect(), max + total.ln())
+}
+
+/// Softmax and log-softmax over more rows than one block of the slice
+/// kernels (16) and rows of 3 and 10: bit for bit the per-entry loops in
+/// f64, within the kernels' accuracy in f32.
+fn softmax_matches_the_per_entry_loops<const B: usize, const N: usize>() {
+    let z = Matrix::<f64, B, N>::from_fn(|i, j| ((i * N + j) as f64 * 0.737).sin() * 12.0);
+    let s = softmax_rows(&z);
+    let mut log_s = Matrix::zeros();
+    log_softmax_rows_into(&z, &mut log_s);
+    let z32 = z.cast::<f32>();
+    let z32_in_f64 = z32.cast::<f64>();
+    let s32 = softmax_rows(&z32);
+    let mut log_s32 = Matrix::zeros();
+    log_softmax_rows_into(&z32, &mut log_s32);
+    for i in 0..B {
+        let (expected, lse) = softmax_row_reference(z.row(i));
+        assert_eq!(s.row(i), &expected[..], "row {i} of {B}×{N}");
+        assert_eq!(log_sum_exp(z.row(i)), lse);
+        let (exact32, lse32) = softmax_row_reference(z32_in_f64.row(i));
+        let max32 = z32_in_f64
+            .row(i)
+            .iter()
+            .fold(f64::NEG_INFINITY, |m, &x| m.max(x));
+        for j in 0..N {
+            assert_eq!(log_s[(i, j)], z[(i, j)] - lse);
+            // Besides the kernels' error, the rounding of z − max in f32
+            // (half an ulp of |z − max|) is amplified by exp.
+            let p = exact32[j];
+            let bound = 5e-7 + 6e-8 * (z32_in_f64[(i, j)] - max32).abs();
+            let err = (f64::from(s32[(i, j)]) - p).abs() / p;
+            assert!(
+                err < bound,
+                "f32 softmax ({i}, {j}): {} vs {p}",
+                s32[(i, j)]
+            );
+            let log_p = z32_in_f64[(i, j)] - lse32;
+            let err = (f64::from(log_s32[(i, j)]) - log_p).abs();
+            assert!(
+                err < 1e-6 * (1.0 + log_p.abs()),
+                "f32 log-softmax ({i}, {j})"
+            );
+        }
+    }
+}
+
+#[test]
+fn softmax_and_log_softmax_match_the_per_entry_loops() {
+    softmax_matches_the_per_entry_loops::<37, 3>();
+    softmax_matches_the_per_entry_loops::<37, 10>();
+    softmax_matches_the_per_entry_loops::<1, 1>();
+    softmax_matches_the_per_entry_loops::<16, 2>();
+}
+
+#[test]
+fn log_sum_exp_of_long_slices() {
+    // Longer than a chunk of the slice kernel (16): ln(40·e⁵) = 5 + ln 40.
+    let xs = [5.0_f64; 40];
+    assert!((log_sum_exp(&xs) - (5.0 + 40f64.ln())).abs() < 1e-14);
+    let xs32 = [5.0_f32; 40];
+    assert!((log_sum_exp(&xs32) - (5.0 + 40f32.ln())).abs() < 1e-5);
+    let mut xs = [0.0_f64; 33];
+    xs[32] = f64::NAN;
+    assert!(log_sum_exp(&xs).is_nan());
+    xs[32] = f64::INFINITY;
+    assert_eq!(log_sum_exp(&xs), f64::INFINITY);
+}

@@ -336,3 +336,40 @@ fn nan_input_propagates_without_panicking() {
         assert!(l.is_nan(), "{name} gave {l}");
     }
 }
+
+/// f32 against f64 on the same (f32-representable) logits, over more rows
+/// than one block of the slice kernels: the loss to 1e-6 relative, each
+/// gradient entry to 3e-6/B (the kernels' error, amplified by the rounding
+/// of z − max in f32).
+fn softmax_cross_entropy_f32_matches_f64<const B: usize, const N: usize>() {
+    let z =
+        Matrix::<f64, B, N>::from_fn(|i, j| ((i * N + j) as f64 * 0.61).sin() * 8.0).cast::<f32>();
+    let labels = ClassLabels::<B, N>::from_slice(&(0..B).map(|i| (i * 7) % N).collect::<Vec<_>>())
+        .expect("labels below N");
+    let one_hot: Matrix<f64, B, N> = labels.to_one_hot();
+    let (mut a, mut g, mut a32, mut g32) = (
+        Matrix::zeros(),
+        Matrix::zeros(),
+        Matrix::zeros(),
+        Matrix::zeros(),
+    );
+    let l = softmax_cross_entropy(&z.cast::<f64>(), &labels, &mut a, Some(&mut g));
+    for l32 in [
+        softmax_cross_entropy(&z, &labels, &mut a32, Some(&mut g32)),
+        softmax_cross_entropy(&z, &one_hot.cast::<f32>(), &mut a32, Some(&mut g32)),
+    ] {
+        assert!(
+            (f64::from(l32) - l).abs() <= 1e-6 * l,
+            "{B}×{N}: {l32} vs {l}"
+        );
+        assert!(a32.cast::<f64>().approx_eq(&a, 3e-6), "{B}×{N}");
+        assert!(g32.cast::<f64>().approx_eq(&g, 3e-6 / B as f64), "{B}×{N}");
+    }
+}
+
+#[test]
+fn f32_softmax_cross_entropy_matches_f64() {
+    softmax_cross_entropy_f32_matches_f64::<37, 10>();
+    softmax_cross_entropy_f32_matches_f64::<16, 3>();
+    softmax_cross_entropy_f32_matches_f64::<3, 1>();
+}

@@ -23,7 +23,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 use crate::Scalar;
 use blocked::{gemm_blocked, Portable};
 pub use direct::{axpy, dot};
-pub use math::{exp_in_place, tanh_in_place};
+pub use math::{exp_in_place, ln_1p_in_place, ln_in_place, sigmoid_in_place, tanh_in_place};
 use pack::{PackBuffers, View};
 
 /// Products with at most this many multiply-adds (`m·n·k`) run the direct
