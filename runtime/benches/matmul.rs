@@ -30,8 +30,34 @@ impl Case {
     }
 }
 
-/// A dense layer 784→128 on a batch of 64 (weights out×in), and small ones.
-const CASES: [Case; 10] = [
+/// A `Case` in the form a dense layer's product takes.
+const fn case(name: &'static str, (m, n, k): (usize, usize, usize), a_t: bool, b_t: bool) -> Case {
+    Case {
+        name,
+        m,
+        n,
+        k,
+        a_transposed: a_t,
+        b_transposed: b_t,
+    }
+}
+
+/// A dense layer 784→128 on a batch of 64 (weights out×in), the products of
+/// a digits step (64→32→10, batch 32) and of the mnist output layer
+/// (128→10, batch 64), larger ones of mnist3 (784→256→128, batch 128), and
+/// small ones.
+const CASES: [Case; 21] = [
+    case("mnist3_dw1_dz1t_x", (256, 784, 128), true, false),
+    case("mnist3_fwd_a1_w2t", (128, 128, 256), false, true),
+    case("mnist3_dw2_dz2t_a1", (128, 256, 128), true, false),
+    case("digits_fwd_x_w1t", (32, 32, 64), false, true),
+    case("digits_fwd_a1_w2t", (32, 10, 32), false, true),
+    case("digits_dw2_dz2t_a1", (10, 32, 32), true, false),
+    case("digits_da1_dz2_w2", (32, 32, 10), false, false),
+    case("digits_dw1_dz1t_x", (32, 64, 32), true, false),
+    case("mnist_fwd_a1_w2t", (64, 10, 128), false, true),
+    case("mnist_dw2_dz2t_a1", (10, 128, 64), true, false),
+    case("mnist_da1_dz2_w2", (64, 128, 10), false, false),
     // Z = X·Wᵀ: X 64×784, W 128×784.
     Case {
         name: "mnist_forward_x_wt",
@@ -197,6 +223,19 @@ fn variants() -> Vec<(&'static str, Variant)> {
         ("blocked_avx2", |case, o| {
             kernels::gemm_blocked_f32(
                 Backend::Avx2Fma,
+                case.m,
+                case.n,
+                case.k,
+                &o.a,
+                case.a_transposed,
+                &o.b,
+                case.b_transposed,
+                &mut o.c,
+                false,
+            )
+        }),
+        ("small_avx2", |case, o| {
+            kernels::gemm_small_f32(
                 case.m,
                 case.n,
                 case.k,

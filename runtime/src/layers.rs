@@ -85,8 +85,7 @@ impl<T: Scalar, const IN: usize, const OUT: usize> Dense<T, IN, OUT> {
     /// `z = x·Wᵀ + 1·bᵀ` for a batch of `B` rows, into `z`.
     #[inline]
     pub fn forward_into<const B: usize>(&self, x: &Matrix<T, B, IN>, z: &mut Matrix<T, B, OUT>) {
-        crate::ops::matmul_t_into(x, &self.weight, z);
-        crate::ops::add_row_broadcast(z, &self.bias);
+        crate::ops::matmul_t_bias_into(x, &self.weight, &self.bias, z);
     }
 }
 

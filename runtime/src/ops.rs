@@ -202,6 +202,39 @@ pub fn matmul_t_acc<T: Scalar, const R: usize, const K: usize, const C: usize>(
     );
 }
 
+/// `out = A·Bᵀ + 1·biasᵀ` (`R×K · (C×K)ᵀ`, `bias` one entry per column): a
+/// dense layer's forward pass `Z = X·Wᵀ + 1·bᵀ`, the bias added as the
+/// product writes `out` (one pass over `out`, not two).
+///
+/// ```
+/// use chainrule::{ops, Matrix};
+/// let x = Matrix::<f64, 1, 3>::from_rows([[1.0, 2.0, 3.0]]);
+/// let w = Matrix::<f64, 2, 3>::from_rows([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]);
+/// let b = Matrix::<f64, 1, 2>::from_rows([[0.5, -1.0]]);
+/// let mut z = Matrix::zeros();
+/// ops::matmul_t_bias_into(&x, &w, &b, &mut z);
+/// assert_eq!(z, Matrix::from_rows([[1.5, 4.0]]));
+/// ```
+#[inline]
+pub fn matmul_t_bias_into<T: Scalar, const R: usize, const K: usize, const C: usize>(
+    a: &Matrix<T, R, K>,
+    b: &Matrix<T, C, K>,
+    bias: &RowVector<T, C>,
+    out: &mut Matrix<T, R, C>,
+) {
+    crate::kernels::gemm_bias(
+        R,
+        C,
+        K,
+        a.as_slice(),
+        false,
+        b.as_slice(),
+        true,
+        bias.as_slice(),
+        out.as_mut_slice(),
+    );
+}
+
 /// The outer product `x·yᵀ` of two column vectors (`M×1 · (N×1)ᵀ → M×N`).
 #[must_use]
 pub fn outer<T: Scalar, const M: usize, const N: usize>(

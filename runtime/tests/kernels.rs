@@ -1,8 +1,9 @@
 //! The matrix-product kernels against a naive triple loop in f64: every form
 //! (`A·B`, `Aᵀ·B`, `A·Bᵀ`, `Aᵀ·Bᵀ`), with and without `accumulate`, on every
 //! shape with `m, n, k` in `1..=17` and on ragged and MNIST-sized ones, for
-//! f32 and f64, through the automatic path (direct loops for small products)
-//! and through the blocked path with each micro-kernel forced.
+//! f32 and f64, through the automatic path and through the blocked and the
+//! small (AVX2) paths forced; and the product with a bias added
+//! (`gemm_bias`, `ops::matmul_t_bias_into`).
 
 use chainrule::kernels::{self, Backend};
 
@@ -148,6 +149,7 @@ fn f32_paths() -> Vec<Gemm<f32>> {
         paths.push(("blocked avx2", |m, n, k, a, at, b, bt, c, acc| {
             kernels::gemm_blocked_f32(Backend::Avx2Fma, m, n, k, a, at, b, bt, c, acc)
         }));
+        paths.push(("small avx2", kernels::gemm_small_f32));
     }
     paths
 }
@@ -302,4 +304,133 @@ fn a_short_slice_panics_with_a_message() {
         &mut c,
         false,
     );
+}
+
+/// A product with its bias: `c = op(a)·op(b) + 1·biasᵀ`.
+type GemmBias<T> = (
+    &'static str,
+    fn(usize, usize, usize, &[T], bool, &[T], bool, &[T], &mut [T]),
+);
+
+/// Checks `gemm` against [`reference`] plus the bias on one shape, in every
+/// form, starting from NaN in `c` (the old contents must not matter).
+fn check_bias_shape<T: chainrule::Scalar>(
+    gemm: GemmBias<T>,
+    (m, n, k): (usize, usize, usize),
+    epsilon: f64,
+) {
+    let to_t = |v: Vec<f64>| -> Vec<T> { v.iter().map(|&x| T::from_f64(x)).collect() };
+    let a = to_t(values(m * k, (m * 13 + k) as u64));
+    let b = to_t(values(k * n, (n * 7 + k * 3) as u64));
+    let bias = to_t(values(n, n as u64 + 101));
+    let back = |v: &[T]| -> Vec<f64> { v.iter().map(|x| x.to_f64()).collect() };
+    let (a64, b64, bias64) = (back(&a), back(&b), back(&bias));
+    for (a_transposed, b_transposed) in FORMS {
+        let (product, magnitude) = reference((m, n, k), &a64, a_transposed, &b64, b_transposed);
+        let mut c = vec![T::from_f64(f64::NAN); m * n];
+        (gemm.1)(m, n, k, &a, a_transposed, &b, b_transposed, &bias, &mut c);
+        for idx in 0..m * n {
+            let expected = product[idx] + bias64[idx % n];
+            let bound = 2.0 * (k as f64 + 1.0) * epsilon * (magnitude[idx] + bias64[idx % n].abs())
+                + 1e-300;
+            let got = c[idx].to_f64();
+            assert!(
+                (got - expected).abs() <= bound,
+                "{}: {m}×{n}×{k}, a_transposed {a_transposed}, b_transposed {b_transposed}: \
+                 c[{}, {}] = {got}, expected {expected} (bound {bound})",
+                gemm.0,
+                idx / n,
+                idx % n,
+            );
+        }
+    }
+}
+
+/// Shapes for the bias: every small one of a few depths (all row heights
+/// and column tails of the tiles), and ones past the small path's limits.
+fn bias_shapes() -> impl Iterator<Item = (usize, usize, usize)> {
+    let small =
+        (1..=17).flat_map(|m| (1..=19).flat_map(move |n| [1, 7, 9].map(move |k| (m, n, k))));
+    small.chain([
+        (33, 65, 129),
+        (32, 10, 32),
+        (64, 10, 128),
+        (2, 40, 600),
+        (70, 30, 520),
+    ])
+}
+
+#[test]
+fn f32_bias_is_added_to_every_row() {
+    let paths: [GemmBias<f32>; 3] = [
+        ("generic", kernels::gemm_bias::<f32>),
+        ("avx2 or portable", |m, n, k, a, at, b, bt, bias, c| {
+            kernels::gemm_bias_f32(Backend::Avx2Fma, m, n, k, a, at, b, bt, bias, c)
+        }),
+        ("portable", |m, n, k, a, at, b, bt, bias, c| {
+            kernels::gemm_bias_f32(Backend::Portable, m, n, k, a, at, b, bt, bias, c)
+        }),
+    ];
+    for path in paths {
+        for shape in bias_shapes() {
+            check_bias_shape(path, shape, F32_EPSILON);
+        }
+    }
+}
+
+#[test]
+fn f64_bias_is_added_to_every_row() {
+    let paths: [GemmBias<f64>; 2] = [
+        ("generic", kernels::gemm_bias::<f64>),
+        ("avx2 or portable", |m, n, k, a, at, b, bt, bias, c| {
+            kernels::gemm_bias_f64(Backend::Avx2Fma, m, n, k, a, at, b, bt, bias, c)
+        }),
+    ];
+    for path in paths {
+        for shape in bias_shapes() {
+            check_bias_shape(path, shape, F64_EPSILON);
+        }
+    }
+}
+
+/// The typed op: `Z = X·Wᵀ + 1·bᵀ` on odd shapes, against the loops written
+/// out, in f32 and f64.
+fn check_matmul_t_bias<T: chainrule::Scalar, const R: usize, const K: usize, const C: usize>(
+    epsilon: f64,
+) {
+    use chainrule::{ops, Matrix};
+    let x =
+        Matrix::<T, R, K>::from_fn(|i, p| T::from_f64(((i * 7 + p * 3) % 11) as f64 / 11.0 - 0.4));
+    let w = Matrix::<T, C, K>::from_fn(|j, p| T::from_f64(((j * 5 + p) % 13) as f64 / 13.0 - 0.5));
+    let b = Matrix::<T, 1, C>::from_fn(|_, j| T::from_f64(j as f64 * 0.25 - 1.0));
+    let mut z = Matrix::<T, R, C>::filled(T::from_f64(f64::NAN));
+    ops::matmul_t_bias_into(&x, &w, &b, &mut z);
+    for i in 0..R {
+        for j in 0..C {
+            let (mut sum, mut abs) = (b[(0, j)].to_f64(), b[(0, j)].to_f64().abs());
+            for p in 0..K {
+                let term = x[(i, p)].to_f64() * w[(j, p)].to_f64();
+                sum += term;
+                abs += term.abs();
+            }
+            let got = z[(i, j)].to_f64();
+            let bound = 2.0 * (K as f64 + 1.0) * epsilon * abs + 1e-300;
+            assert!(
+                (got - sum).abs() <= bound,
+                "{R}×{K}·({C}×{K})ᵀ: z[{i}, {j}] = {got}, expected {sum}"
+            );
+        }
+    }
+}
+
+#[test]
+fn matmul_t_bias_into_matches_the_loops() {
+    check_matmul_t_bias::<f32, 32, 64, 32>(F32_EPSILON);
+    check_matmul_t_bias::<f32, 32, 32, 10>(F32_EPSILON);
+    check_matmul_t_bias::<f32, 5, 3, 7>(F32_EPSILON);
+    check_matmul_t_bias::<f32, 1, 9, 4>(F32_EPSILON);
+    check_matmul_t_bias::<f32, 13, 300, 17>(F32_EPSILON);
+    check_matmul_t_bias::<f64, 32, 64, 32>(F64_EPSILON);
+    check_matmul_t_bias::<f64, 5, 3, 7>(F64_EPSILON);
+    check_matmul_t_bias::<f64, 13, 300, 17>(F64_EPSILON);
 }

@@ -1,8 +1,9 @@
 //! AVX2 + FMA micro-kernels for x86-64, chosen at run time.
 
 use core::arch::x86_64::{
-    __m256, __m256d, _mm256_add_pd, _mm256_add_ps, _mm256_broadcast_sd, _mm256_broadcast_ss,
-    _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_loadu_pd, _mm256_loadu_ps, _mm256_permute2f128_ps,
+    __m256, __m256d, __m256i, _mm256_add_pd, _mm256_add_ps, _mm256_broadcast_sd,
+    _mm256_broadcast_ss, _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_loadu_pd, _mm256_loadu_ps,
+    _mm256_loadu_si256, _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_permute2f128_ps,
     _mm256_setzero_pd, _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_storeu_pd, _mm256_storeu_ps,
     _mm256_unpackhi_ps, _mm256_unpacklo_ps,
 };
@@ -267,5 +268,246 @@ unsafe fn tile_f64(
             };
             _mm256_storeu_pd(dst, v);
         }
+    }
+}
+
+/// What a tile of the small product does with its result.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum TileOut {
+    /// `c = product`.
+    Overwrite,
+    /// `c += product`.
+    Accumulate,
+    /// `c = product + bias[j]`; the pointer is at the tile's first column.
+    Bias(*const f32),
+}
+
+/// `-1` (all bits) then `0`: eight entries from offset `8 − live` make the
+/// mask of the first `live` lanes.
+static LANE_MASKS: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+
+/// The mask of the first `live` lanes (`live < 8`).
+///
+/// # Safety
+/// The CPU has AVX; `live <= 8`.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn lane_mask(live: usize) -> __m256i {
+    debug_assert!(live <= 8);
+    _mm256_loadu_si256(LANE_MASKS.as_ptr().add(8 - live).cast())
+}
+
+/// Eight lanes from `src`, or only those of `mask` (the rest zero) unless
+/// `full`.
+///
+/// # Safety
+/// The CPU has AVX; the loaded lanes are readable.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn load_lanes(src: *const f32, full: bool, mask: __m256i) -> __m256 {
+    if full {
+        _mm256_loadu_ps(src)
+    } else {
+        _mm256_maskload_ps(src, mask)
+    }
+}
+
+/// One `MR × 8·NV` tile of the small product, reading `op(a)` in place
+/// (entry `(r, p)` at `a[r·a_rs + p·a_cs]`) and `op(b)` as rows of a
+/// row-major matrix (entry `(p, j)` at `b[p·ldb + j]`, all `8·NV` columns
+/// readable), writing the first `cols` columns of the tile of `c`.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; every address above is readable for
+/// `r < MR`, `p < k`, `j < 8·NV`; `c[r·ldc + j]` is writable for `r < MR`,
+/// `j < cols`, `cols <= 8·NV`, `cols > 8·(NV − 1)`; a bias pointer is
+/// readable for `cols` entries.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn small_tile_f32<const MR: usize, const NV: usize>(
+    k: usize,
+    a: *const f32,
+    (a_rs, a_cs): (usize, usize),
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    cols: usize,
+    out: TileOut,
+) {
+    let mut acc = [[_mm256_setzero_ps(); NV]; MR];
+    for p in 0..k {
+        let mut b_p = [_mm256_setzero_ps(); NV];
+        for (h, b_ph) in b_p.iter_mut().enumerate() {
+            *b_ph = _mm256_loadu_ps(b.add(p * ldb + h * 8));
+        }
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            let a_rp = _mm256_broadcast_ss(&*a.add(r * a_rs + p * a_cs));
+            for (acc_rh, &b_ph) in acc_r.iter_mut().zip(&b_p) {
+                *acc_rh = _mm256_fmadd_ps(a_rp, b_ph, *acc_rh);
+            }
+        }
+    }
+    // Only the last vector of a row can be partial.
+    let tail = cols - (NV - 1) * 8;
+    let mask = lane_mask(tail % 8);
+    for (r, acc_r) in acc.iter().enumerate() {
+        let row = c.add(r * ldc);
+        for (h, &v) in acc_r.iter().enumerate() {
+            let dst = row.add(h * 8);
+            let full = h + 1 < NV || tail == 8;
+            let v = match out {
+                TileOut::Overwrite => v,
+                TileOut::Accumulate => _mm256_add_ps(load_lanes(dst, full, mask), v),
+                TileOut::Bias(bias) => _mm256_add_ps(load_lanes(bias.add(h * 8), full, mask), v),
+            };
+            if full {
+                _mm256_storeu_ps(dst, v);
+            } else {
+                _mm256_maskstore_ps(dst, mask, v);
+            }
+        }
+    }
+}
+
+/// The small product, `c (m×n) = a · b` (or `+=`, or `+ 1·biasᵀ`, as `out`
+/// says) for views `a` (m×k) and `b` (k×n) that fit in the L1/L2 caches:
+/// `a` is read in place, `b` too when its rows are contiguous and whole
+/// vectors, otherwise it is first copied row-major with the width padded to
+/// a multiple of 8. No edge tile computes rows it throws away: the tile
+/// heights (at most 6) are chosen to divide `m` evenly.
+///
+/// The caller has checked that the views and `c` cover their dimensions and
+/// that `m, n, k > 0`.
+pub(super) fn gemm_small_f32(
+    _token: Avx2Fma,
+    packed: &mut Vec<f32>,
+    (m, n, k): (usize, usize, usize),
+    a: View<'_, f32>,
+    b: View<'_, f32>,
+    c: &mut [f32],
+    out: TileOut,
+) {
+    let c = &mut c[..m * n];
+    let (b_data, ldb): (&[f32], usize) = if b.col_stride == 1 && n % 8 == 0 {
+        let last = (k - 1) * b.row_stride + n;
+        (&b.data[..last], b.row_stride)
+    } else {
+        let width = n.div_ceil(8) * 8;
+        if packed.len() < k * width {
+            packed.resize(k * width, 0.0);
+        }
+        let dst = &mut packed[..k * width];
+        pack_rows_f32(dst, b, (k, n), width);
+        (&*dst, width)
+    };
+    // The last entry each operand is read at (checked once, here).
+    let a_last = (m - 1) * a.row_stride + (k - 1) * a.col_stride;
+    assert!(a_last < a.data.len() && (k - 1) * ldb + n.div_ceil(8) * 8 <= b_data.len());
+    let tiles = m.div_ceil(6);
+    let (height, taller) = (m / tiles, m % tiles);
+    for j in (0..n).step_by(16) {
+        let cols = 16.min(n - j);
+        let mut i = 0;
+        for t in 0..tiles {
+            let rows = height + usize::from(t < taller);
+            let tile_out = match out {
+                TileOut::Bias(bias) => TileOut::Bias(bias.wrapping_add(j)),
+                other => other,
+            };
+            // SAFETY: `_token` proves AVX2 + FMA; rows `i..i + rows < m` and
+            // depths `p < k` of `a` lie within `a_last`, the columns
+            // `j..j + 8·NV` of `b` (padded to whole vectors) within
+            // `b_data`, the written part of the tile within `c`
+            // (`(i + rows − 1)·n + j + cols <= m·n`), and a bias pointer
+            // covers `n` entries (checked by the caller).
+            unsafe {
+                let a_tile = a.data.as_ptr().add(i * a.row_stride);
+                let b_tile = b_data.as_ptr().add(j);
+                let c_tile = c.as_mut_ptr().add(i * n + j);
+                let strides = (a.row_stride, a.col_stride);
+                macro_rules! tile {
+                    ($($mr:literal),*) => {
+                        match (rows, cols > 8) {
+                            $(
+                                ($mr, false) => small_tile_f32::<$mr, 1>(k, a_tile, strides, b_tile, ldb, c_tile, n, cols, tile_out),
+                                ($mr, true) => small_tile_f32::<$mr, 2>(k, a_tile, strides, b_tile, ldb, c_tile, n, cols, tile_out),
+                            )*
+                            _ => unreachable!("tile heights are 1..=6"),
+                        }
+                    };
+                }
+                tile!(1, 2, 3, 4, 5, 6);
+            }
+            i += rows;
+        }
+    }
+}
+
+/// Copies the `depth × n` view `src` into `dst` row-major with rows of
+/// `width >= n` entries, the padding zero; a transposed source (columns
+/// contiguous) goes through 8×8 register transposes.
+fn pack_rows_f32(dst: &mut [f32], src: View<'_, f32>, (depth, n): (usize, usize), width: usize) {
+    debug_assert!(dst.len() == depth * width && width >= n);
+    if src.row_stride == 1 && src.col_stride >= depth {
+        // Column j of the view is contiguous: src.data[j·col_stride + p].
+        let full = depth / 8 * 8;
+        let cs = src.col_stride;
+        assert!((n - 1) * cs + depth <= src.data.len());
+        for j0 in (0..n).step_by(8) {
+            let live = 8.min(n - j0);
+            for p0 in (0..full).step_by(8) {
+                // SAFETY: AVX2 is present (only the AVX2 path packs here);
+                // rows `j0..j0 + live` of the storage hold `depth` entries
+                // from `p0` (asserted above); `dst` rows `p0..p0 + 8` hold
+                // `width >= j0 + 8` entries.
+                unsafe { transpose_block_f32(dst, src.data, (j0, live, cs), p0, width) }
+            }
+            for p in full..depth {
+                let row = &mut dst[p * width + j0..][..8];
+                for (jj, slot) in row.iter_mut().enumerate() {
+                    *slot = if jj < live {
+                        src.data[(j0 + jj) * cs + p]
+                    } else {
+                        0.0
+                    };
+                }
+            }
+        }
+    } else {
+        for (p, row) in dst.chunks_exact_mut(width).enumerate() {
+            for (j, slot) in row.iter_mut().enumerate() {
+                *slot = if j < n {
+                    src.data[p * src.row_stride + j * src.col_stride]
+                } else {
+                    0.0
+                };
+            }
+        }
+    }
+}
+
+/// `dst[(p0 + d)·width + j0 + r] = data[(j0 + r)·cs + p0 + d]` for `d < 8`,
+/// `r < 8` (zero for `r >= live`).
+///
+/// # Safety
+/// The CPU has AVX2; `data[(j0 + r)·cs + p0 ..][..8]` is readable for
+/// `r < live`; `dst` holds `(p0 + 8)·width` entries and `j0 + 8 <= width`.
+#[target_feature(enable = "avx2")]
+unsafe fn transpose_block_f32(
+    dst: &mut [f32],
+    data: &[f32],
+    (j0, live, cs): (usize, usize, usize),
+    p0: usize,
+    width: usize,
+) {
+    let src = data.as_ptr();
+    let mut v = [_mm256_setzero_ps(); 8];
+    for (r, v_r) in v.iter_mut().enumerate().take(live) {
+        *v_r = _mm256_loadu_ps(src.add((j0 + r) * cs + p0));
+    }
+    let out = dst.as_mut_ptr();
+    for (d, column) in transpose8x8(v).iter().enumerate() {
+        _mm256_storeu_ps(out.add((p0 + d) * width + j0), *column);
     }
 }

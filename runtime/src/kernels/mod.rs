@@ -2,12 +2,16 @@
 //!
 //! Every product of the crate ends in [`Scalar::gemm`], which lands here:
 //! [`gemm_f32`] and [`gemm_f64`] compute `c = op(a)·op(b)` (or `c +=`).
-//! Small products run plain vectorizable loops ([`gemm_direct`]); larger ones
-//! run a blocked, packed product whose register-blocked micro-kernel is
-//! AVX2 + FMA on x86-64 CPUs that have it (detected once, at run time, so a
-//! default build without `-C target-cpu=native` is fast) and portable Rust
-//! elsewhere. Nothing is allocated per call: the packing buffers of each
-//! thread are reused.
+//! On x86-64 CPUs with AVX2 + FMA (detected once, at run time, so a default
+//! build without `-C target-cpu=native` is fast), f32 products whose
+//! operands fit in the caches take the small path: no blocking, `op(a)` read
+//! in place, `op(b)` copied only when its rows are not contiguous, and tile
+//! heights that divide the rows evenly (see [`SMALL_MAX_A`]). Other small
+//! products run plain vectorizable loops ([`gemm_direct`]); larger ones run
+//! a blocked, packed product whose register-blocked micro-kernel is AVX2 +
+//! FMA where the CPU has it and portable Rust elsewhere. [`gemm_bias`] adds
+//! a dense layer's bias as the product is written. Nothing is allocated per
+//! call once a thread's buffers have grown: they are reused.
 
 mod blocked;
 mod direct;
@@ -17,6 +21,7 @@ mod pack;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 
+use core::any::TypeId;
 use core::cell::RefCell;
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -32,6 +37,27 @@ pub const DIRECT_MAX_MULS: usize = 2048;
 /// Products with fewer rows than this run the direct loops: each packed
 /// block of `op(b)` would serve too few rows to repay its packing.
 pub const DIRECT_BELOW_ROWS: usize = 8;
+
+/// Products whose `op(a)` has at most this many entries run the small path
+/// (on AVX2 + FMA): `op(a)` is read in place, so it must stay in L1/L2.
+pub const SMALL_MAX_A: usize = 32 * 1024;
+/// Products whose `op(b)` has at most this many entries run the small path:
+/// a column panel of it stays in L1 (its depth at most [`SMALL_MAX_DEPTH`]).
+pub const SMALL_MAX_B: usize = 128 * 1024;
+/// The deepest product that runs the small path.
+pub const SMALL_MAX_DEPTH: usize = 512;
+
+/// Whether a product of these dimensions takes the small path (AVX2 + FMA,
+/// no packing of `op(a)`, no blocking): operands that fit in the caches, and
+/// more than one row (a single row is a dot or axpy product, which the
+/// direct loops do without copying `op(b)`).
+#[inline]
+fn is_small(m: usize, n: usize, k: usize) -> bool {
+    m >= 2
+        && k <= SMALL_MAX_DEPTH
+        && m.saturating_mul(k) <= SMALL_MAX_A
+        && k.saturating_mul(n) <= SMALL_MAX_B
+}
 
 /// Whether a product of these dimensions takes the direct loops.
 #[inline]
@@ -121,8 +147,27 @@ pub fn gemm_direct<T: Scalar>(
     direct::gemm_direct_impl(m, n, k, a, a_transposed, b, b_transposed, c, accumulate);
 }
 
+/// `c += 1·biasᵀ`: `bias` added to each of the rows of `c` (`n` entries each).
+fn add_bias_rows<T: Scalar>(c: &mut [T], bias: &[T], n: usize) {
+    let bias = &bias[..n];
+    for row in c.chunks_exact_mut(n) {
+        for (x, &b) in row.iter_mut().zip(bias) {
+            *x += b;
+        }
+    }
+}
+
+/// Panics unless `bias` holds `n` entries.
+fn check_bias<T>(n: usize, bias: &[T]) {
+    assert!(
+        bias.len() >= n,
+        "gemm: a bias of {} entries for {n} columns",
+        bias.len()
+    );
+}
+
 macro_rules! gemm_for {
-    ($name:ident, $blocked:ident, $t:ty, $buffers:ident, $portable:ty) => {
+    ($name:ident, $bias_name:ident, $blocked:ident, $t:ident, $buffers:ident, $portable:ty, $small:expr) => {
         thread_local! {
             static $buffers: RefCell<PackBuffers<$t>> = const { RefCell::new(PackBuffers::new()) };
         }
@@ -134,11 +179,13 @@ macro_rules! gemm_for {
         /// back to [`Backend::Portable`]. Products of at most
         /// [`DIRECT_MAX_MULS`] multiply-adds or fewer than
         /// [`DIRECT_BELOW_ROWS`] rows take the direct loops whatever the
-        /// backend.
+        /// backend, unless (f32 on AVX2 + FMA) they take the small path
+        /// (see [`SMALL_MAX_A`]).
         ///
         /// # Panics
         /// When a slice is shorter than the dimensions say.
         #[allow(clippy::too_many_arguments)]
+        #[inline]
         pub fn $name(
             backend: Backend,
             m: usize,
@@ -151,10 +198,65 @@ macro_rules! gemm_for {
             c: &mut [$t],
             accumulate: bool,
         ) {
+            check_lengths(m, n, k, a, b, c);
+            let out = if accumulate { Out::Accumulate } else { Out::Overwrite };
+            product(backend, (m, n, k), a, a_transposed, b, b_transposed, c, out);
+        }
+
+        #[doc = concat!("`c (m×n) = op(a) · op(b) + 1·biasᵀ` in `", stringify!($t), "`, with `backend`: a dense layer's forward product with its bias added in the same pass where the kernel can (`bias` holds `n` entries, one per column).")]
+        ///
+        /// Other arguments as in [`Scalar::gemm`].
+        ///
+        /// # Panics
+        /// When a slice is shorter than the dimensions say.
+        #[allow(clippy::too_many_arguments)]
+        #[inline]
+        pub fn $bias_name(
+            backend: Backend,
+            m: usize,
+            n: usize,
+            k: usize,
+            a: &[$t],
+            a_transposed: bool,
+            b: &[$t],
+            b_transposed: bool,
+            bias: &[$t],
+            c: &mut [$t],
+        ) {
+            check_lengths(m, n, k, a, b, c);
+            check_bias(n, bias);
+            product(backend, (m, n, k), a, a_transposed, b, b_transposed, c, Out::Bias(bias));
+        }
+
+        /// The product after the checks: the small path, the direct loops
+        /// or the blocked product.
+        #[allow(clippy::too_many_arguments)]
+        #[inline]
+        fn product(
+            backend: Backend,
+            (m, n, k): (usize, usize, usize),
+            a: &[$t],
+            a_transposed: bool,
+            b: &[$t],
+            b_transposed: bool,
+            c: &mut [$t],
+            out: Out<'_, $t>,
+        ) {
+            let small: fn(Backend, (usize, usize, usize), View<'_, $t>, View<'_, $t>, &mut [$t], Out<'_, $t>) -> bool = $small;
+            if m != 0 && n != 0 && k != 0 && is_small(m, n, k) {
+                let views = (View::new(a, m, k, a_transposed), View::new(b, k, n, b_transposed));
+                if small(backend, (m, n, k), views.0, views.1, c, out) {
+                    return;
+                }
+            }
+            let accumulate = matches!(out, Out::Accumulate);
             if is_direct(m, n, k) {
-                gemm_direct(m, n, k, a, a_transposed, b, b_transposed, c, accumulate);
+                direct::gemm_direct_impl(m, n, k, a, a_transposed, b, b_transposed, c, accumulate);
             } else {
-                $blocked(backend, m, n, k, a, a_transposed, b, b_transposed, c, accumulate);
+                blocked_impl(backend, (m, n, k), a, a_transposed, b, b_transposed, c, accumulate);
+            }
+            if let Out::Bias(bias) = out {
+                add_bias_rows(&mut c[..m * n], bias, n);
             }
         }
 
@@ -177,6 +279,21 @@ macro_rules! gemm_for {
             accumulate: bool,
         ) {
             check_lengths(m, n, k, a, b, c);
+            blocked_impl(backend, (m, n, k), a, a_transposed, b, b_transposed, c, accumulate);
+        }
+
+        /// The blocked product after the checks.
+        #[allow(clippy::too_many_arguments)]
+        fn blocked_impl(
+            backend: Backend,
+            (m, n, k): (usize, usize, usize),
+            a: &[$t],
+            a_transposed: bool,
+            b: &[$t],
+            b_transposed: bool,
+            c: &mut [$t],
+            accumulate: bool,
+        ) {
             let (dims, a_view, b_view) = (
                 (m, n, k),
                 View::new(a, m, k, a_transposed),
@@ -205,5 +322,152 @@ macro_rules! gemm_for {
     };
 }
 
-gemm_for!(gemm_f32, gemm_blocked_f32, f32, BUFFERS_F32, Portable<4, 8>);
-gemm_for!(gemm_f64, gemm_blocked_f64, f64, BUFFERS_F64, Portable<4, 4>);
+/// What a product does with its result.
+#[derive(Clone, Copy, Debug)]
+enum Out<'a, T> {
+    /// `c = product`.
+    Overwrite,
+    /// `c += product`.
+    Accumulate,
+    /// `c = product + 1·biasᵀ`.
+    Bias(&'a [T]),
+}
+
+mod f32_paths {
+    use super::*;
+    gemm_for!(gemm_f32, gemm_bias_f32, gemm_blocked_f32, f32, BUFFERS_F32, Portable<4, 8>, small_f32);
+
+    /// The small path of an f32 product on AVX2 + FMA; `false` when this
+    /// CPU lacks them (or the buffers are gone), and nothing was done.
+    #[allow(unused_variables)]
+    fn small_f32(
+        backend: Backend,
+        dims: (usize, usize, usize),
+        a: View<'_, f32>,
+        b: View<'_, f32>,
+        c: &mut [f32],
+        out: Out<'_, f32>,
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if backend == Backend::Avx2Fma {
+            if let Some(token) = avx2::Avx2Fma::detect() {
+                let tile_out = match out {
+                    Out::Overwrite => avx2::TileOut::Overwrite,
+                    Out::Accumulate => avx2::TileOut::Accumulate,
+                    Out::Bias(bias) => avx2::TileOut::Bias(bias.as_ptr()),
+                };
+                return BUFFERS_F32
+                    .try_with(|cell| {
+                        let Ok(mut buffers) = cell.try_borrow_mut() else {
+                            return false;
+                        };
+                        avx2::gemm_small_f32(token, buffers.small_b(), dims, a, b, c, tile_out);
+                        true
+                    })
+                    .unwrap_or(false);
+            }
+        }
+        false
+    }
+
+    #[doc = "Like [`gemm_f32`] but always the small path when this CPU has AVX2 + FMA (the blocked product otherwise), whatever the size: for tests and benchmarks."]
+    ///
+    /// # Panics
+    /// When a slice is shorter than the dimensions say.
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn gemm_small_f32(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[f32],
+        a_transposed: bool,
+        b: &[f32],
+        b_transposed: bool,
+        c: &mut [f32],
+        accumulate: bool,
+    ) {
+        check_lengths(m, n, k, a, b, c);
+        let out = if accumulate {
+            Out::Accumulate
+        } else {
+            Out::Overwrite
+        };
+        if m != 0 && n != 0 && k != 0 {
+            let views = (
+                View::new(a, m, k, a_transposed),
+                View::new(b, k, n, b_transposed),
+            );
+            if small_f32(Backend::Avx2Fma, (m, n, k), views.0, views.1, c, out) {
+                return;
+            }
+        }
+        blocked_impl(
+            Backend::detected(),
+            (m, n, k),
+            a,
+            a_transposed,
+            b,
+            b_transposed,
+            c,
+            accumulate,
+        );
+    }
+}
+
+mod f64_paths {
+    use super::*;
+    gemm_for!(gemm_f64, gemm_bias_f64, gemm_blocked_f64, f64, BUFFERS_F64, Portable<4, 4>, |_, _, _, _, _, _| false);
+}
+
+pub use f32_paths::{gemm_bias_f32, gemm_blocked_f32, gemm_f32, gemm_small_f32};
+pub use f64_paths::{gemm_bias_f64, gemm_blocked_f64, gemm_f64};
+
+/// `c (m×n) = op(a) · op(b) + 1·biasᵀ` for either scalar type, with
+/// [`Backend::detected`]: [`gemm_bias_f32`] or [`gemm_bias_f64`].
+///
+/// # Panics
+/// When a slice is shorter than the dimensions say.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub fn gemm_bias<T: Scalar>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    a_transposed: bool,
+    b: &[T],
+    b_transposed: bool,
+    bias: &[T],
+    c: &mut [T],
+) {
+    let backend = Backend::detected();
+    if let (Some(a), Some(b), Some(bias), Some(c)) =
+        (as_f32(a), as_f32(b), as_f32(bias), as_f32_mut(c))
+    {
+        gemm_bias_f32(backend, m, n, k, a, a_transposed, b, b_transposed, bias, c);
+    } else {
+        check_lengths(m, n, k, a, b, c);
+        check_bias(n, bias);
+        T::gemm(m, n, k, a, a_transposed, b, b_transposed, c, false);
+        add_bias_rows(&mut c[..m * n], bias, n);
+    }
+}
+
+/// `values` as `f32`s when `T` is `f32`.
+#[inline]
+fn as_f32<T: Scalar>(values: &[T]) -> Option<&[f32]> {
+    (TypeId::of::<T>() == TypeId::of::<f32>()).then(|| {
+        // SAFETY: T is f32 (same TypeId), so the slice is reinterpreted as itself.
+        unsafe { core::slice::from_raw_parts(values.as_ptr().cast::<f32>(), values.len()) }
+    })
+}
+
+/// `values` as `f32`s when `T` is `f32`.
+#[inline]
+fn as_f32_mut<T: Scalar>(values: &mut [T]) -> Option<&mut [f32]> {
+    (TypeId::of::<T>() == TypeId::of::<f32>()).then(|| {
+        // SAFETY: T is f32 (same TypeId), so the slice is reinterpreted as itself.
+        unsafe { core::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<f32>(), values.len()) }
+    })
+}

@@ -164,6 +164,12 @@ impl<T: Scalar> PackBuffers<T> {
         }
     }
 
+    /// The buffer the small path copies `op(b)` into (it needs no
+    /// alignment; the blocked product's packed `op(b)` reuses it).
+    pub fn small_b(&mut self) -> &mut Vec<T> {
+        &mut self.b
+    }
+
     /// Two aligned scratch slices of `a_len` and `b_len` entries.
     pub fn get(&mut self, a_len: usize, b_len: usize) -> (&mut [T], &mut [T]) {
         (aligned(&mut self.a, a_len), aligned(&mut self.b, b_len))
