@@ -177,13 +177,13 @@ pub fn softmax_rows_into<T: Scalar, const B: usize, const N: usize>(
     z: &Matrix<T, B, N>,
     s: &mut Matrix<T, B, N>,
 ) {
-    softmax_rows_with(z.as_slice(), s.as_mut_slice(), N, false, |_, _, _| {});
+    softmax_rows_with::<T, N>(z.as_slice(), s.as_mut_slice(), false, |_, _, _| {});
 }
 
 /// Rows whose `exp` (and `ln`) go through one call of the slice kernels.
 const ROWS_PER_BLOCK: usize = 16;
 
-/// Row-wise softmax of `z` into `s` (row-major, rows of `n`), calling
+/// Row-wise softmax of `z` into `s` (row-major, rows of `N`), calling
 /// `row_done(i, lse_i, s_i)` after row `i` with its log-sum-exp
 /// `lse_i = ln Σ_k e^(z_ik)` (when `want_lse`; otherwise `lse_i` is
 /// meaningless) and its finished softmax row.
@@ -192,54 +192,57 @@ const ROWS_PER_BLOCK: usize = 16;
 /// [`Scalar::exp_in_place`] and [`Scalar::ln_in_place`], so that `f32` takes
 /// the vector kernels even for rows of 3. For `f64` the values are those of
 /// the per-entry loops, to the last bit.
-pub(crate) fn softmax_rows_with<T: Scalar>(
+pub(crate) fn softmax_rows_with<T: Scalar, const N: usize>(
     z: &[T],
     s: &mut [T],
-    n: usize,
     want_lse: bool,
     mut row_done: impl FnMut(usize, T, &mut [T]),
 ) {
-    if n == 0 {
+    if N == 0 {
         return;
     }
-    let block_len = ROWS_PER_BLOCK * n;
+    let block_len = ROWS_PER_BLOCK * N;
     for (block, (z_block, s_block)) in z.chunks(block_len).zip(s.chunks_mut(block_len)).enumerate()
     {
         let mut maxima = [T::ZERO; ROWS_PER_BLOCK];
         let mut logs = [T::ZERO; ROWS_PER_BLOCK];
         for ((s_row, z_row), max) in s_block
-            .chunks_exact_mut(n)
-            .zip(z_block.chunks_exact(n))
+            .chunks_exact_mut(N)
+            .zip(z_block.chunks_exact(N))
             .zip(&mut maxima)
         {
-            // `max` propagates NaN, so a NaN logit makes its row NaN.
-            *max = z_row
-                .iter()
-                .fold(T::from_f64(f64::NEG_INFINITY), |m, &x| m.max(x));
+            // A plain comparison that skips NaN (a NaN-propagating `max` is
+            // a long dependency chain per entry): a NaN logit still makes
+            // its row NaN through the sum of the exps.
+            *max = z_row.iter().fold(
+                T::from_f64(f64::NEG_INFINITY),
+                |m, &x| if x > m { x } else { m },
+            );
             for (s, &z) in s_row.iter_mut().zip(z_row) {
                 *s = z - *max;
             }
         }
         T::exp_in_place(s_block);
-        let rows = s_block.len() / n;
-        for (s_row, total) in s_block.chunks_exact(n).zip(&mut logs) {
+        let rows = s_block.len() / N;
+        for (s_row, total) in s_block.chunks_exact(N).zip(&mut logs) {
             *total = s_row.iter().fold(T::ZERO, |acc, &e| acc + e);
         }
         let totals = logs;
         if want_lse {
             T::ln_in_place(&mut logs[..rows]);
         }
-        for (r, s_row) in s_block.chunks_exact_mut(n).enumerate() {
+        for (r, s_row) in s_block.chunks_exact_mut(N).enumerate() {
             let inv = T::ONE / totals[r];
             for s in s_row.iter_mut() {
                 *s *= inv;
             }
             // An infinite maximum is the log-sum-exp itself (and keeps
-            // ∞ − ∞ out of it).
+            // ∞ − ∞ out of it), unless the row also holds a NaN.
             let lse = if maxima[r].is_finite() {
                 maxima[r] + logs[r]
             } else {
-                maxima[r]
+                let row = &z_block[r * N..(r + 1) * N];
+                row.iter().fold(maxima[r], |m, &x| m.max(x))
             };
             row_done(block * ROWS_PER_BLOCK + r, lse, s_row);
         }
@@ -269,7 +272,7 @@ pub fn log_softmax_rows_into<T: Scalar, const B: usize, const N: usize>(
     out: &mut Matrix<T, B, N>,
 ) {
     let z = z.as_slice();
-    softmax_rows_with(z, out.as_mut_slice(), N, true, |i, lse, o_row| {
+    softmax_rows_with::<T, N>(z, out.as_mut_slice(), true, |i, lse, o_row| {
         for (o, &z) in o_row.iter_mut().zip(&z[i * N..]) {
             *o = z - lse;
         }

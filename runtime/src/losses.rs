@@ -101,17 +101,44 @@ pub fn binary_cross_entropy<
     let eps = probability_floor::<T>();
     let inv = T::ONE / T::from_usize(B * N);
     let mut total = T::ZERO;
-    for i in 0..B {
-        for j in 0..N {
-            let p = a.as_slice()[i * N + j].max(eps).min(T::ONE - eps);
-            let t = y.value(i, j);
-            total -= t * p.ln() + (T::ONE - t) * (T::ONE - p).ln();
-            if let Some(g) = dl_da.as_deref_mut() {
-                g.as_mut_slice()[i * N + j] = (p - t) / (p * (T::ONE - p)) * inv;
+    // The logarithms a chunk at a time through the slice kernels.
+    let mut ln_p = [T::ZERO; CHUNK];
+    let mut ln_q = [T::ZERO; CHUNK];
+    for (chunk, a_chunk) in a.as_slice().chunks(CHUNK).enumerate() {
+        let ln_p = &mut ln_p[..a_chunk.len()];
+        let ln_q = &mut ln_q[..a_chunk.len()];
+        for ((lp, lq), &a) in ln_p.iter_mut().zip(ln_q.iter_mut()).zip(a_chunk) {
+            *lp = a.max(eps).min(T::ONE - eps);
+            *lq = T::ONE - *lp;
+        }
+        if let Some(g) = dl_da.as_deref_mut() {
+            let g_chunk = &mut g.as_mut_slice()[chunk * CHUNK..][..a_chunk.len()];
+            for (k, (g, &p)) in g_chunk.iter_mut().zip(ln_p.iter()).enumerate() {
+                let t = target_at(y, chunk * CHUNK + k);
+                *g = (p - t) / (p * (T::ONE - p)) * inv;
             }
+        }
+        T::ln_in_place(ln_p);
+        T::ln_in_place(ln_q);
+        for (k, (&lp, &lq)) in ln_p.iter().zip(ln_q.iter()).enumerate() {
+            let t = target_at(y, chunk * CHUNK + k);
+            total -= t * lp + (T::ONE - t) * lq;
         }
     }
     total * inv
+}
+
+/// Entries whose `exp`/`ln` go through one call of the slice kernels; the
+/// buffers live on the stack (`CHUNK` scalars each).
+const CHUNK: usize = 64;
+
+/// The target of the entry at row-major index `k` of a `B×N` matrix.
+#[inline(always)]
+fn target_at<T: Scalar, Y: Targets<T, B, N> + ?Sized, const B: usize, const N: usize>(
+    y: &Y,
+    k: usize,
+) -> T {
+    y.value(k / N, k % N)
 }
 
 /// Sigmoid followed by binary cross-entropy, from logits `z`, mean over all
@@ -130,15 +157,33 @@ pub fn sigmoid_binary_cross_entropy<
 ) -> T {
     let inv = T::ONE / T::from_usize(B * N);
     let mut total = T::ZERO;
-    for i in 0..B {
-        for j in 0..N {
-            let k = i * N + j;
-            let (zk, t) = (z.as_slice()[k], y.value(i, j));
-            total += zk.max(T::ZERO) - zk * t + (-zk.abs()).exp().ln_1p();
-            let ak = crate::activations::sigmoid(zk);
-            a.as_mut_slice()[k] = ak;
-            if let Some(g) = dl_dz.as_deref_mut() {
-                g.as_mut_slice()[k] = (ak - t) * inv;
+    // Per chunk: e = e^(−|z|) through the slice kernel, σ(z) from it
+    // (`1/(1 + e)` or `e/(1 + e)`, as `Sigmoid` computes it), then the
+    // softplus ln(1 + e) through the slice kernel.
+    let mut softplus = [T::ZERO; CHUNK];
+    let chunks = z
+        .as_slice()
+        .chunks(CHUNK)
+        .zip(a.as_mut_slice().chunks_mut(CHUNK));
+    for (chunk, (z_chunk, a_chunk)) in chunks.enumerate() {
+        let e = &mut softplus[..z_chunk.len()];
+        for (e, &z) in e.iter_mut().zip(z_chunk) {
+            *e = -z.abs();
+        }
+        T::exp_in_place(e);
+        for ((a, &e), &z) in a_chunk.iter_mut().zip(e.iter()).zip(z_chunk) {
+            let numerator = if z >= T::ZERO { T::ONE } else { e };
+            *a = numerator / (T::ONE + e);
+        }
+        T::ln_1p_in_place(e);
+        for (k, (&zk, &sp)) in z_chunk.iter().zip(e.iter()).enumerate() {
+            let t = target_at(y, chunk * CHUNK + k);
+            total += zk.max(T::ZERO) - zk * t + sp;
+        }
+        if let Some(g) = dl_dz.as_deref_mut() {
+            let g_chunk = &mut g.as_mut_slice()[chunk * CHUNK..][..z_chunk.len()];
+            for (k, (g, &ak)) in g_chunk.iter_mut().zip(a_chunk.iter()).enumerate() {
+                *g = (ak - target_at(y, chunk * CHUNK + k)) * inv;
             }
         }
     }
@@ -195,7 +240,7 @@ pub fn softmax_cross_entropy<
     let z = z.as_slice();
     // One pass: each row's exps, its softmax, its log-sum-exp, then its loss
     // and gradient.
-    crate::activations::softmax_rows_with(z, a.as_mut_slice(), N, true, |i, lse, a_row| {
+    crate::activations::softmax_rows_with::<T, N>(z, a.as_mut_slice(), true, |i, lse, a_row| {
         let z_row = &z[i * N..(i + 1) * N];
         match labels {
             Some(labels) => {

@@ -373,3 +373,56 @@ fn f32_softmax_cross_entropy_matches_f64() {
     softmax_cross_entropy_f32_matches_f64::<16, 3>();
     softmax_cross_entropy_f32_matches_f64::<3, 1>();
 }
+
+/// The binary cross-entropies in f32 against f64 on the same inputs, over
+/// more entries than one chunk of the slice kernels (64): the loss to 1e-6
+/// relative, `a` and the gradient to the kernels' accuracy; the fused form's
+/// `a` is exactly what `Sigmoid` computes in f32.
+fn binary_cross_entropies_f32_match_f64<const B: usize, const N: usize>() {
+    let z =
+        Matrix::<f64, B, N>::from_fn(|i, j| ((i * N + j) as f64 * 0.83).sin() * 30.0).cast::<f32>();
+    let y = Matrix::<f64, B, N>::from_fn(|i, j| [0.0, 1.0, 0.25][(i + 2 * j) % 3]);
+    let y32 = y.cast::<f32>();
+    let inv_bn = 1.0 / (B * N) as f64;
+
+    let (mut a, mut g, mut a32, mut g32) = (
+        Matrix::zeros(),
+        Matrix::zeros(),
+        Matrix::zeros(),
+        Matrix::zeros(),
+    );
+    let l = sigmoid_binary_cross_entropy(&z.cast::<f64>(), &y, &mut a, Some(&mut g));
+    let l32 = sigmoid_binary_cross_entropy(&z, &y32, &mut a32, Some(&mut g32));
+    assert!(
+        (f64::from(l32) - l).abs() <= 1e-6 * l,
+        "{B}×{N}: {l32} vs {l}"
+    );
+    assert!(a32.cast::<f64>().approx_eq(&a, 4e-7), "{B}×{N}");
+    assert!(g32.cast::<f64>().approx_eq(&g, 4e-7 * inv_bn), "{B}×{N}");
+    let mut sigmoid32 = Matrix::zeros();
+    activate_into::<Sigmoid, f32, B, N>(&z, &mut sigmoid32);
+    assert_eq!(a32, sigmoid32);
+
+    // On probabilities, away from the clamp (the same f32 values in both).
+    let p32 = a.map(|a| 0.05 + 0.9 * a).cast::<f32>();
+    let l = binary_cross_entropy(&p32.cast::<f64>(), &y, Some(&mut g));
+    let l32 = binary_cross_entropy(&p32, &y32, Some(&mut g32));
+    assert!(
+        (f64::from(l32) - l).abs() <= 1e-6 * l,
+        "{B}×{N}: {l32} vs {l}"
+    );
+    // The gradient takes no kernel: a few roundings of f32.
+    for (&g32, &g) in g32.as_slice().iter().zip(g.as_slice()) {
+        assert!(
+            (f64::from(g32) - g).abs() <= 1e-6 * g.abs(),
+            "{B}×{N}: {g32} vs {g}"
+        );
+    }
+}
+
+#[test]
+fn f32_binary_cross_entropies_match_f64() {
+    binary_cross_entropies_f32_match_f64::<37, 3>();
+    binary_cross_entropies_f32_match_f64::<4, 1>();
+    binary_cross_entropies_f32_match_f64::<64, 1>();
+}

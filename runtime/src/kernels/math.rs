@@ -63,12 +63,10 @@ fn exp_one(x: f32) -> f32 {
     let n = (shifted.to_bits() as i32).wrapping_sub(ROUND_MAGIC.to_bits() as i32);
     let half = n >> 1;
     let scale = |e: i32| f32::from_bits(((e + 127) as u32) << 23);
-    let y = p * scale(half) * scale(n - half);
-    if x.is_nan() {
-        x
-    } else {
-        y
-    }
+    // NaN went through the clamp and the polynomial, so y is NaN too. (No
+    // branch returns `x` itself: LLVM would turn that into a masked store,
+    // which is slow on AMD CPUs.)
+    p * scale(half) * scale(n - half)
 }
 
 /// tanh(x) for one value, written so that a loop over it vectorizes.
@@ -87,10 +85,9 @@ fn tanh_one(x: f32) -> f32 {
     let small = (poly * z * a + a).copysign(x);
     // Larger |x|: 1 − 2/(e^{2|x|} + 1), with the sign of x.
     let large = (1.0 - 2.0 / (exp_one(2.0 * a) + 1.0)).copysign(x);
+    // NaN takes `large`, which is NaN.
     if a < 0.625 {
         small
-    } else if x.is_nan() {
-        x
     } else {
         large
     }
@@ -134,7 +131,7 @@ fn ln_one(x: f32) -> f32 {
     if x == 0.0 {
         f32::NEG_INFINITY
     } else if x == f32::INFINITY {
-        x
+        f32::INFINITY
     } else if x > 0.0 {
         y
     } else {
@@ -152,7 +149,9 @@ fn ln_1p_one(x: f32) -> f32 {
     // where 1 + x rounds to 1, ln(1 + x) is x to within half an ulp.
     let y = ln_one(m) * (x / d);
     if d == 0.0 {
-        x
+        // x − x²/2 rounds to x here (and keeps −0); written so rather than
+        // as `x`, which LLVM would turn into a slow masked store.
+        x - 0.5 * x * x
     } else if m == f32::INFINITY || m == 0.0 {
         ln_one(m)
     } else {
