@@ -87,10 +87,14 @@ impl<T: ::chainrule::__private::Scalar> Mnist<T> {
         ws: &mut MnistWorkspace<T, B>,
     ) {
         let MnistWorkspace { z1, a1, z2, .. } = ws;
-        /// z1 = x·W1ᵀ + 1·b1ᵀ   [B×128] = [B×784]·[784×128] + [1×128]
-        self.hidden.forward_into(x, z1);
-        /// a1 = relu(z1)   [B×128]
-        ::chainrule::__private::activate_into::<::chainrule::__private::Relu, T, B, _>(z1, a1);
+        /// z1 = x·W1ᵀ + 1·b1ᵀ   [B×128] = [B×784]·[784×128] + [1×128]; a1 = relu(z1)   (relu fused into the product)
+        ::chainrule::__private::ops::matmul_t_bias_relu_into(
+            x,
+            &self.hidden.weight,
+            &self.hidden.bias,
+            z1,
+            a1,
+        );
         /// z2 = a1·W2ᵀ + 1·b2ᵀ   [B×10] = [B×128]·[128×10] + [1×10]
         self.output.forward_into(a1, z2);
     }

@@ -235,6 +235,43 @@ pub fn matmul_t_bias_into<T: Scalar, const R: usize, const K: usize, const C: us
     );
 }
 
+/// `z = A·Bᵀ + 1·biasᵀ` and `a = relu(z)`: a dense layer followed by a relu,
+/// both written as the product is stored (no second pass over `z`).
+/// `relu(z)` is `z` for `z > 0` (and for NaN), else 0, as
+/// [`Relu`](crate::activations::Relu).
+///
+/// ```
+/// use chainrule::{ops, Matrix};
+/// let x = Matrix::<f64, 1, 2>::from_rows([[1.0, 2.0]]);
+/// let w = Matrix::<f64, 2, 2>::from_rows([[1.0, 0.0], [0.0, -1.0]]);
+/// let b = Matrix::<f64, 1, 2>::from_rows([[0.5, 0.5]]);
+/// let (mut z, mut a) = (Matrix::zeros(), Matrix::zeros());
+/// ops::matmul_t_bias_relu_into(&x, &w, &b, &mut z, &mut a);
+/// assert_eq!(z, Matrix::from_rows([[1.5, -1.5]]));
+/// assert_eq!(a, Matrix::from_rows([[1.5, 0.0]]));
+/// ```
+#[inline]
+pub fn matmul_t_bias_relu_into<T: Scalar, const R: usize, const K: usize, const C: usize>(
+    a: &Matrix<T, R, K>,
+    b: &Matrix<T, C, K>,
+    bias: &RowVector<T, C>,
+    z: &mut Matrix<T, R, C>,
+    relu: &mut Matrix<T, R, C>,
+) {
+    crate::kernels::gemm_bias_relu(
+        R,
+        C,
+        K,
+        a.as_slice(),
+        false,
+        b.as_slice(),
+        true,
+        bias.as_slice(),
+        z.as_mut_slice(),
+        relu.as_mut_slice(),
+    );
+}
+
 /// The outer product `x·yᵀ` of two column vectors (`M×1 · (N×1)ᵀ → M×N`).
 #[must_use]
 pub fn outer<T: Scalar, const M: usize, const N: usize>(

@@ -434,3 +434,126 @@ fn matmul_t_bias_into_matches_the_loops() {
     check_matmul_t_bias::<f64, 5, 3, 7>(F64_EPSILON);
     check_matmul_t_bias::<f64, 13, 300, 17>(F64_EPSILON);
 }
+
+/// A product with its bias and a relu: `c = op(a)·op(b) + 1·biasᵀ`,
+/// `relu = relu(c)`.
+type GemmBiasRelu<T> = (
+    &'static str,
+    fn(usize, usize, usize, &[T], bool, &[T], bool, &[T], &mut [T], &mut [T]),
+);
+
+/// Checks a fused bias + relu product: `c` as [`check_bias_shape`] checks
+/// the bias alone (by running the bias-only path for the expected `c`), and
+/// `relu` entry by entry from `c`.
+fn check_bias_relu_shape<T: chainrule::Scalar>(
+    fused: GemmBiasRelu<T>,
+    unfused: GemmBias<T>,
+    (m, n, k): (usize, usize, usize),
+    epsilon: f64,
+) {
+    let to_t = |v: Vec<f64>| -> Vec<T> { v.iter().map(|&x| T::from_f64(x)).collect() };
+    let a = to_t(values(m * k, (m * 5 + k) as u64));
+    let b = to_t(values(k * n, (n * 3 + k * 11) as u64));
+    let bias = to_t(values(n, n as u64 + 7));
+    for (a_transposed, b_transposed) in FORMS {
+        let nan = T::from_f64(f64::NAN);
+        let (mut c, mut relu, mut expected) =
+            (vec![nan; m * n], vec![nan; m * n], vec![nan; m * n]);
+        (fused.1)(
+            m,
+            n,
+            k,
+            &a,
+            a_transposed,
+            &b,
+            b_transposed,
+            &bias,
+            &mut c,
+            &mut relu,
+        );
+        (unfused.1)(
+            m,
+            n,
+            k,
+            &a,
+            a_transposed,
+            &b,
+            b_transposed,
+            &bias,
+            &mut expected,
+        );
+        for idx in 0..m * n {
+            let (got, want) = (c[idx].to_f64(), expected[idx].to_f64());
+            let bound = 4.0 * (k as f64 + 1.0) * epsilon * (want.abs() + 1.0);
+            assert!(
+                (got - want).abs() <= bound,
+                "{}: {m}×{n}×{k} ({a_transposed}, {b_transposed}): c[{idx}] = {got}, expected {want}",
+                fused.0
+            );
+            let relu_of_c = if got > 0.0 { got } else { 0.0 };
+            assert_eq!(
+                relu[idx].to_f64(),
+                relu_of_c,
+                "{}: {m}×{n}×{k} ({a_transposed}, {b_transposed}): relu[{idx}] of c = {got}",
+                fused.0
+            );
+        }
+    }
+}
+
+#[test]
+fn f32_bias_relu_is_relu_of_the_biased_product() {
+    let fused: [GemmBiasRelu<f32>; 3] = [
+        ("generic", kernels::gemm_bias_relu::<f32>),
+        (
+            "avx2 or portable",
+            |m, n, k, a, at, b, bt, bias, c, relu| {
+                kernels::gemm_bias_relu_f32(Backend::Avx2Fma, m, n, k, a, at, b, bt, bias, c, relu)
+            },
+        ),
+        ("portable", |m, n, k, a, at, b, bt, bias, c, relu| {
+            kernels::gemm_bias_relu_f32(Backend::Portable, m, n, k, a, at, b, bt, bias, c, relu)
+        }),
+    ];
+    for path in fused {
+        for shape in bias_shapes() {
+            check_bias_relu_shape(
+                path,
+                ("generic bias", kernels::gemm_bias::<f32>),
+                shape,
+                F32_EPSILON,
+            );
+        }
+    }
+}
+
+#[test]
+fn f64_bias_relu_is_relu_of_the_biased_product() {
+    for shape in bias_shapes() {
+        check_bias_relu_shape(
+            ("generic", kernels::gemm_bias_relu::<f64>),
+            ("generic bias", kernels::gemm_bias::<f64>),
+            shape,
+            F64_EPSILON,
+        );
+    }
+}
+
+#[test]
+fn fused_relu_keeps_nan_and_zeroes_negatives() {
+    use chainrule::{ops, Matrix};
+    // Row 0 sees a NaN input, row 1 a large negative one: the relu of the
+    // first stays NaN (as `Relu` does), the second is 0.
+    let mut x = Matrix::<f32, 12, 16>::filled(0.5);
+    x[(0, 3)] = f32::NAN;
+    x[(1, 3)] = -1e6;
+    let w = Matrix::<f32, 20, 16>::filled(1.0);
+    let b = Matrix::<f32, 1, 20>::filled(0.25);
+    let (mut z, mut a) = (Matrix::zeros(), Matrix::zeros());
+    ops::matmul_t_bias_relu_into(&x, &w, &b, &mut z, &mut a);
+    for j in 0..20 {
+        assert!(z[(0, j)].is_nan() && a[(0, j)].is_nan(), "column {j}");
+        assert!(z[(1, j)] < 0.0 && a[(1, j)] == 0.0, "column {j}");
+        assert_eq!((z[(2, j)], a[(2, j)]), (8.25, 8.25), "column {j}");
+    }
+}

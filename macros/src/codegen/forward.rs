@@ -85,6 +85,14 @@ pub(super) fn step_statements(model: &Model, step: &Step, options: Options) -> T
                 return quote! { #[doc = #doc] #unrolled };
             }
             let x = super::through_junction(quote!(#x), junction.as_deref(), false);
+            if let Some(relu) = fused_relu(model, step, options) {
+                let (a, an) = (value_ident(model, relu), &model.values[relu].name);
+                let doc = format!("{doc}; {an} = relu({zn})   (relu fused into the product)");
+                return quote! {
+                    #[doc = #doc]
+                    #rt::ops::matmul_t_bias_relu_into(#x, &self.#field.weight, &self.#field.bias, #z, #a);
+                };
+            }
             quote! {
                 #[doc = #doc]
                 self.#field.forward_into(#x, #z);
@@ -95,6 +103,14 @@ pub(super) fn step_statements(model: &Model, step: &Step, options: Options) -> T
             input,
             output,
         } => {
+            if model
+                .steps
+                .iter()
+                .any(|s| fused_relu(model, s, options) == Some(*output))
+            {
+                // Written by the dense step before it.
+                return TokenStream::new();
+            }
             let (z, a) = (value_ident(model, *input), value_ident(model, *output));
             let doc = format!(
                 " {} = {}({})   {}",
@@ -119,6 +135,39 @@ pub(super) fn step_statements(model: &Model, step: &Step, options: Options) -> T
             quote! { #[doc = #doc] #call }
         }
     }
+}
+
+/// The output of the relu that the kernel-path dense `step` (with a bias)
+/// writes as it stores its product, when the relu follows it directly and is
+/// not unrolled; `None` otherwise.
+fn fused_relu(model: &Model, step: &Step, options: Options) -> Option<ValueId> {
+    let Step::Dense {
+        layer,
+        input,
+        output,
+        junction,
+    } = step
+    else {
+        return None;
+    };
+    if model.layers[*layer].kind != LayerKind::Dense
+        || (junction.is_none()
+            && unroll::dense_forward(model, *layer, *input, *output, options).is_some())
+    {
+        return None;
+    }
+    model.steps.iter().find_map(|s| match s {
+        Step::Activation {
+            activation: Activation::Relu,
+            input: z,
+            output: a,
+        } if z == output
+            && unroll::activation_forward(model, Activation::Relu, *z, *a, options).is_none() =>
+        {
+            Some(*a)
+        }
+        _ => None,
+    })
 }
 
 /// The runtime's zero-sized type of an elementwise activation.

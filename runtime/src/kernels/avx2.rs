@@ -2,10 +2,11 @@
 
 use core::arch::x86_64::{
     __m256, __m256d, __m256i, _mm256_add_pd, _mm256_add_ps, _mm256_broadcast_sd,
-    _mm256_broadcast_ss, _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_loadu_pd, _mm256_loadu_ps,
-    _mm256_loadu_si256, _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_permute2f128_ps,
-    _mm256_setzero_pd, _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_storeu_pd, _mm256_storeu_ps,
-    _mm256_unpackhi_ps, _mm256_unpacklo_ps,
+    _mm256_broadcast_ss, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_fmadd_pd,
+    _mm256_fmadd_ps, _mm256_loadu_pd, _mm256_loadu_ps, _mm256_loadu_si256, _mm256_maskload_ps,
+    _mm256_max_ps, _mm256_permute2f128_ps, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_shuffle_ps,
+    _mm256_storeu_pd, _mm256_storeu_ps, _mm256_unpackhi_ps, _mm256_unpacklo_ps, _mm_castps_pd,
+    _mm_movehl_ps, _mm_store_ss, _mm_storel_pd, _mm_storeu_ps,
 };
 
 use super::blocked::MicroKernel;
@@ -280,6 +281,9 @@ pub(super) enum TileOut {
     Accumulate,
     /// `c = product + bias[j]`; the pointer is at the tile's first column.
     Bias(*const f32),
+    /// As `Bias`, and `relu[r·ldc + j] = relu(c[r·ldc + j])` (NaN stays
+    /// NaN); the second pointer is at the tile's first entry of `relu`.
+    BiasRelu(*const f32, *mut f32),
 }
 
 /// `-1` (all bits) then `0`: eight entries from offset `8 − live` make the
@@ -359,14 +363,48 @@ unsafe fn small_tile_f32<const MR: usize, const NV: usize>(
             let v = match out {
                 TileOut::Overwrite => v,
                 TileOut::Accumulate => _mm256_add_ps(load_lanes(dst, full, mask), v),
-                TileOut::Bias(bias) => _mm256_add_ps(load_lanes(bias.add(h * 8), full, mask), v),
+                TileOut::Bias(bias) | TileOut::BiasRelu(bias, _) => {
+                    _mm256_add_ps(load_lanes(bias.add(h * 8), full, mask), v)
+                }
             };
-            if full {
-                _mm256_storeu_ps(dst, v);
-            } else {
-                _mm256_maskstore_ps(dst, mask, v);
+            store_lanes(dst, v, if full { 8 } else { tail });
+            if let TileOut::BiasRelu(_, relu) = out {
+                // max(0, v) is v when v is NaN.
+                let a = _mm256_max_ps(_mm256_setzero_ps(), v);
+                store_lanes(relu.add(r * ldc + h * 8), a, if full { 8 } else { tail });
             }
         }
+    }
+}
+
+/// Stores the first `live` lanes of `v` at `dst` (a masked store is slow on
+/// some CPUs: whole 4-, 2- and 1-lane stores instead).
+///
+/// # Safety
+/// The CPU has AVX; `dst` is writable for `live <= 8` entries.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn store_lanes(dst: *mut f32, v: __m256, live: usize) {
+    if live == 8 {
+        _mm256_storeu_ps(dst, v);
+        return;
+    }
+    let (mut dst, mut live) = (dst, live);
+    let mut part = _mm256_castps256_ps128(v);
+    if live >= 4 {
+        _mm_storeu_ps(dst, part);
+        part = _mm256_extractf128_ps::<1>(v);
+        dst = dst.add(4);
+        live -= 4;
+    }
+    if live >= 2 {
+        _mm_storel_pd(dst.cast(), _mm_castps_pd(part));
+        part = _mm_movehl_ps(part, part);
+        dst = dst.add(2);
+        live -= 2;
+    }
+    if live == 1 {
+        _mm_store_ss(dst, part);
     }
 }
 
@@ -413,6 +451,9 @@ pub(super) fn gemm_small_f32(
             let rows = height + usize::from(t < taller);
             let tile_out = match out {
                 TileOut::Bias(bias) => TileOut::Bias(bias.wrapping_add(j)),
+                TileOut::BiasRelu(bias, relu) => {
+                    TileOut::BiasRelu(bias.wrapping_add(j), relu.wrapping_add(i * n + j))
+                }
                 other => other,
             };
             // SAFETY: `_token` proves AVX2 + FMA; rows `i..i + rows < m` and

@@ -25,6 +25,7 @@ use core::any::TypeId;
 use core::cell::RefCell;
 use core::sync::atomic::{AtomicU8, Ordering};
 
+use crate::activations::{Activation, Relu};
 use crate::Scalar;
 use blocked::{gemm_blocked, Portable};
 pub use direct::{axpy, dot};
@@ -157,6 +158,29 @@ fn add_bias_rows<T: Scalar>(c: &mut [T], bias: &[T], n: usize) {
     }
 }
 
+/// The bias and relu of `out`, after a product that wrote `c` without them.
+fn finish<T: Scalar>(c: &mut [T], n: usize, out: Out<'_, T>) {
+    match out {
+        Out::Overwrite | Out::Accumulate => {}
+        Out::Bias(bias) => add_bias_rows(c, bias, n),
+        Out::BiasRelu(bias, relu) => {
+            add_bias_rows(c, bias, n);
+            for (a, &z) in relu.iter_mut().zip(&*c) {
+                *a = Relu::apply(z);
+            }
+        }
+    }
+}
+
+/// Panics unless `relu` holds `m·n` entries.
+fn check_relu<T>(m: usize, n: usize, relu: &[T]) {
+    assert!(
+        relu.len() >= m * n,
+        "gemm: a relu output of {} entries for an {m}×{n} product",
+        relu.len()
+    );
+}
+
 /// Panics unless `bias` holds `n` entries.
 fn check_bias<T>(n: usize, bias: &[T]) {
     assert!(
@@ -167,7 +191,7 @@ fn check_bias<T>(n: usize, bias: &[T]) {
 }
 
 macro_rules! gemm_for {
-    ($name:ident, $bias_name:ident, $blocked:ident, $t:ident, $buffers:ident, $portable:ty, $small:expr) => {
+    ($name:ident, $bias_name:ident, $relu_name:ident, $blocked:ident, $t:ident, $buffers:ident, $portable:ty, $small:expr) => {
         thread_local! {
             static $buffers: RefCell<PackBuffers<$t>> = const { RefCell::new(PackBuffers::new()) };
         }
@@ -228,6 +252,32 @@ macro_rules! gemm_for {
             product(backend, (m, n, k), a, a_transposed, b, b_transposed, c, Out::Bias(bias));
         }
 
+        #[doc = concat!("Like [`", stringify!($bias_name), "`], and also `relu = relu(c)` entrywise (`relu(z) = z` for `z > 0` or NaN, else 0): a dense layer followed by a relu, both written as the product is stored.")]
+        ///
+        /// # Panics
+        /// When a slice is shorter than the dimensions say (`relu` as `c`).
+        #[allow(clippy::too_many_arguments)]
+        #[inline]
+        pub fn $relu_name(
+            backend: Backend,
+            m: usize,
+            n: usize,
+            k: usize,
+            a: &[$t],
+            a_transposed: bool,
+            b: &[$t],
+            b_transposed: bool,
+            bias: &[$t],
+            c: &mut [$t],
+            relu: &mut [$t],
+        ) {
+            check_lengths(m, n, k, a, b, c);
+            check_bias(n, bias);
+            check_relu(m, n, relu);
+            let out = Out::BiasRelu(bias, relu);
+            product(backend, (m, n, k), a, a_transposed, b, b_transposed, c, out);
+        }
+
         /// The product after the checks: the small path, the direct loops
         /// or the blocked product.
         #[allow(clippy::too_many_arguments)]
@@ -240,12 +290,12 @@ macro_rules! gemm_for {
             b: &[$t],
             b_transposed: bool,
             c: &mut [$t],
-            out: Out<'_, $t>,
+            mut out: Out<'_, $t>,
         ) {
-            let small: fn(Backend, (usize, usize, usize), View<'_, $t>, View<'_, $t>, &mut [$t], Out<'_, $t>) -> bool = $small;
+            let small: fn(Backend, (usize, usize, usize), View<'_, $t>, View<'_, $t>, &mut [$t], &mut Out<'_, $t>) -> bool = $small;
             if m != 0 && n != 0 && k != 0 && is_small(m, n, k) {
                 let views = (View::new(a, m, k, a_transposed), View::new(b, k, n, b_transposed));
-                if small(backend, (m, n, k), views.0, views.1, c, out) {
+                if small(backend, (m, n, k), views.0, views.1, c, &mut out) {
                     return;
                 }
             }
@@ -255,9 +305,7 @@ macro_rules! gemm_for {
             } else {
                 blocked_impl(backend, (m, n, k), a, a_transposed, b, b_transposed, c, accumulate);
             }
-            if let Out::Bias(bias) = out {
-                add_bias_rows(&mut c[..m * n], bias, n);
-            }
+            finish(&mut c[..m * n], n, out);
         }
 
         #[doc = concat!("Like [`", stringify!($name), "`] but always blocked and packed, whatever the size: for tests and benchmarks.")]
@@ -323,7 +371,7 @@ macro_rules! gemm_for {
 }
 
 /// What a product does with its result.
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 enum Out<'a, T> {
     /// `c = product`.
     Overwrite,
@@ -331,11 +379,13 @@ enum Out<'a, T> {
     Accumulate,
     /// `c = product + 1·biasᵀ`.
     Bias(&'a [T]),
+    /// `c = product + 1·biasᵀ` and `relu = relu(c)` (`m·n` entries).
+    BiasRelu(&'a [T], &'a mut [T]),
 }
 
 mod f32_paths {
     use super::*;
-    gemm_for!(gemm_f32, gemm_bias_f32, gemm_blocked_f32, f32, BUFFERS_F32, Portable<4, 8>, small_f32);
+    gemm_for!(gemm_f32, gemm_bias_f32, gemm_bias_relu_f32, gemm_blocked_f32, f32, BUFFERS_F32, Portable<4, 8>, small_f32);
 
     /// The small path of an f32 product on AVX2 + FMA; `false` when this
     /// CPU lacks them (or the buffers are gone), and nothing was done.
@@ -346,7 +396,7 @@ mod f32_paths {
         a: View<'_, f32>,
         b: View<'_, f32>,
         c: &mut [f32],
-        out: Out<'_, f32>,
+        out: &mut Out<'_, f32>,
     ) -> bool {
         #[cfg(target_arch = "x86_64")]
         if backend == Backend::Avx2Fma {
@@ -355,6 +405,9 @@ mod f32_paths {
                     Out::Overwrite => avx2::TileOut::Overwrite,
                     Out::Accumulate => avx2::TileOut::Accumulate,
                     Out::Bias(bias) => avx2::TileOut::Bias(bias.as_ptr()),
+                    Out::BiasRelu(bias, relu) => {
+                        avx2::TileOut::BiasRelu(bias.as_ptr(), relu.as_mut_ptr())
+                    }
                 };
                 return BUFFERS_F32
                     .try_with(|cell| {
@@ -398,7 +451,9 @@ mod f32_paths {
                 View::new(a, m, k, a_transposed),
                 View::new(b, k, n, b_transposed),
             );
-            if small_f32(Backend::Avx2Fma, (m, n, k), views.0, views.1, c, out) {
+            if small_f32(Backend::Avx2Fma, (m, n, k), views.0, views.1, c, &mut {
+                out
+            }) {
                 return;
             }
         }
@@ -417,11 +472,13 @@ mod f32_paths {
 
 mod f64_paths {
     use super::*;
-    gemm_for!(gemm_f64, gemm_bias_f64, gemm_blocked_f64, f64, BUFFERS_F64, Portable<4, 4>, |_, _, _, _, _, _| false);
+    gemm_for!(gemm_f64, gemm_bias_f64, gemm_bias_relu_f64, gemm_blocked_f64, f64, BUFFERS_F64, Portable<4, 4>, |_, _, _, _, _, _| false);
 }
 
-pub use f32_paths::{gemm_bias_f32, gemm_blocked_f32, gemm_f32, gemm_small_f32};
-pub use f64_paths::{gemm_bias_f64, gemm_blocked_f64, gemm_f64};
+pub use f32_paths::{
+    gemm_bias_f32, gemm_bias_relu_f32, gemm_blocked_f32, gemm_f32, gemm_small_f32,
+};
+pub use f64_paths::{gemm_bias_f64, gemm_bias_relu_f64, gemm_blocked_f64, gemm_f64};
 
 /// `c (m×n) = op(a) · op(b) + 1·biasᵀ` for either scalar type, with
 /// [`Backend::detected`]: [`gemm_bias_f32`] or [`gemm_bias_f64`].
@@ -451,6 +508,53 @@ pub fn gemm_bias<T: Scalar>(
         check_bias(n, bias);
         T::gemm(m, n, k, a, a_transposed, b, b_transposed, c, false);
         add_bias_rows(&mut c[..m * n], bias, n);
+    }
+}
+
+/// `c (m×n) = op(a) · op(b) + 1·biasᵀ` and `relu = relu(c)` for either
+/// scalar type, with [`Backend::detected`]: [`gemm_bias_relu_f32`] or
+/// [`gemm_bias_relu_f64`].
+///
+/// # Panics
+/// When a slice is shorter than the dimensions say (`relu` as `c`).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub fn gemm_bias_relu<T: Scalar>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    a_transposed: bool,
+    b: &[T],
+    b_transposed: bool,
+    bias: &[T],
+    c: &mut [T],
+    relu: &mut [T],
+) {
+    let backend = Backend::detected();
+    let f32_operands = (as_f32(a), as_f32(b), as_f32(bias));
+    if let ((Some(a), Some(b), Some(bias)), Some(c), Some(relu)) =
+        (f32_operands, as_f32_mut(c), as_f32_mut(relu))
+    {
+        gemm_bias_relu_f32(
+            backend,
+            m,
+            n,
+            k,
+            a,
+            a_transposed,
+            b,
+            b_transposed,
+            bias,
+            c,
+            relu,
+        );
+    } else {
+        check_lengths(m, n, k, a, b, c);
+        check_bias(n, bias);
+        check_relu(m, n, relu);
+        T::gemm(m, n, k, a, a_transposed, b, b_transposed, c, false);
+        finish(&mut c[..m * n], n, Out::BiasRelu(bias, relu));
     }
 }
 
