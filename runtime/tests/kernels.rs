@@ -78,10 +78,11 @@ type Gemm<T> = (
     fn(usize, usize, usize, &[T], bool, &[T], bool, &mut [T], bool),
 );
 
-/// Checks `gemm` against [`reference`] on one shape, in each of `forms`,
-/// with and without `accumulate`. `epsilon` is the unit roundoff of `T`.
+/// Checks each of `paths` against [`reference`] (computed once) on one
+/// shape, in each of `forms`, with and without `accumulate`. `epsilon` is
+/// the unit roundoff of `T`.
 fn check_shape<T: chainrule::Scalar>(
-    gemm: Gemm<T>,
+    paths: &[Gemm<T>],
     (m, n, k): (usize, usize, usize),
     forms: &[(bool, bool)],
     epsilon: f64,
@@ -97,7 +98,7 @@ fn check_shape<T: chainrule::Scalar>(
     let b64: Vec<f64> = b.iter().map(|x| x.to_f64()).collect();
     for &(a_transposed, b_transposed) in forms {
         let (product, magnitude) = reference((m, n, k), &a64, a_transposed, &b64, b_transposed);
-        for accumulate in [false, true] {
+        for (gemm, accumulate) in paths.iter().flat_map(|g| [(g, false), (g, true)]) {
             // Without accumulate the old contents must not matter: start from NaN.
             let mut c: Vec<T> = if accumulate {
                 c64.iter().map(|&x| T::from_f64(x)).collect()
@@ -183,19 +184,17 @@ fn all_small_shapes() -> impl Iterator<Item = (usize, usize, usize)> {
 // threshold); the blocked paths are forced.
 #[test]
 fn f32_every_small_shape() {
-    for path in f32_paths() {
-        for shape in all_small_shapes() {
-            check_shape(path, shape, &FORMS, F32_EPSILON);
-        }
+    let paths = f32_paths();
+    for shape in all_small_shapes() {
+        check_shape(&paths, shape, &FORMS, F32_EPSILON);
     }
 }
 
 #[test]
 fn f64_every_small_shape() {
-    for path in f64_paths() {
-        for shape in all_small_shapes() {
-            check_shape(path, shape, &FORMS, F64_EPSILON);
-        }
+    let paths = f64_paths();
+    for shape in all_small_shapes() {
+        check_shape(&paths, shape, &FORMS, F64_EPSILON);
     }
 }
 
@@ -213,20 +212,18 @@ const LARGE_SHAPES: [(usize, usize, usize); 5] = [
 #[test]
 fn f32_large_ragged_shapes() {
     let direct: Gemm<f32> = ("direct", kernels::gemm_direct::<f32>);
-    for path in f32_paths().into_iter().chain([direct]) {
-        for shape in LARGE_SHAPES {
-            check_shape(path, shape, &FORMS, F32_EPSILON);
-        }
+    let paths: Vec<_> = f32_paths().into_iter().chain([direct]).collect();
+    for shape in LARGE_SHAPES {
+        check_shape(&paths, shape, &FORMS, F32_EPSILON);
     }
 }
 
 #[test]
 fn f64_large_ragged_shapes() {
     let direct: Gemm<f64> = ("direct", kernels::gemm_direct::<f64>);
-    for path in f64_paths().into_iter().chain([direct]) {
-        for shape in LARGE_SHAPES {
-            check_shape(path, shape, &FORMS, F64_EPSILON);
-        }
+    let paths: Vec<_> = f64_paths().into_iter().chain([direct]).collect();
+    for shape in LARGE_SHAPES {
+        check_shape(&paths, shape, &FORMS, F64_EPSILON);
     }
 }
 
@@ -242,17 +239,15 @@ const MNIST_PRODUCTS: [(Shape, Form); 3] = [
 
 #[test]
 fn f32_mnist_products() {
-    for path in f32_paths() {
-        for (shape, form) in MNIST_PRODUCTS {
-            check_shape(path, shape, &[form], F32_EPSILON);
-        }
+    for (shape, form) in MNIST_PRODUCTS {
+        check_shape(&f32_paths(), shape, &[form], F32_EPSILON);
     }
 }
 
 #[test]
 fn f64_mnist_products() {
     for (shape, form) in MNIST_PRODUCTS {
-        check_shape(f64_paths()[0], shape, &[form], F64_EPSILON);
+        check_shape(&f64_paths()[..1], shape, &[form], F64_EPSILON);
     }
 }
 
