@@ -4,9 +4,8 @@
 //! build, 8 lanes of AVX2 + FMA when the CPU has them (picked at run time;
 //! there the polynomials use fused multiply-adds, so the last bit may differ
 //! between the two paths).
-//! Slices are processed 8 entries at a time; a shorter tail is padded to 8,
-//! so that even the 3 or 4 entries of a small network's row take the vector
-//! code.
+//! A tail of fewer than 8 entries is padded to 8, so that even the 3 or 4
+//! entries of a small network's row take the vector code.
 //!
 //! Accuracy against the f64 functions of the standard library, measured by
 //! the tests of this module on evenly spaced points, each with its two f32
@@ -189,22 +188,25 @@ fn ln_1p_one<M: MulAdd>(x: f32) -> f32 {
     }
 }
 
-/// Applies `f` to every entry, 8 at a time; a tail shorter than 8 is padded
-/// so that it takes the same vector code (with AVX2 + FMA compiled for 8
-/// lanes).
+/// Applies `f` to every entry with AVX2 + FMA compiled for 8 lanes.
+///
+/// Plain loops whose trip count LLVM cannot see: its loop vectorizer then
+/// turns the branches of `f` into blends (a fully unrolled loop over 8 would
+/// be left to the weaker straight-line vectorizer, which keeps tanh scalar).
+/// A tail shorter than 8 is padded to 8 so that it takes the vector code too.
 #[inline(always)]
 fn map_in_place(values: &mut [f32], f: impl Fn(f32) -> f32) {
-    let (chunks, tail) = values.as_chunks_mut::<8>();
-    for chunk in chunks {
-        for v in chunk.iter_mut() {
-            *v = f(*v);
-        }
+    let split = values.len() & !7;
+    let (body, tail) = values.split_at_mut(split);
+    for v in body.iter_mut() {
+        *v = f(*v);
     }
     if !tail.is_empty() {
         // Element by element rather than `copy_from_slice`, which calls
         // `memcpy`: a few entries are the whole work in a small network.
         let mut padded: [f32; 8] = core::array::from_fn(|k| tail.get(k).copied().unwrap_or(0.0));
-        for v in padded.iter_mut() {
+        let lanes = core::hint::black_box(8usize).min(8);
+        for v in padded[..lanes].iter_mut() {
             *v = f(*v);
         }
         for (v, &p) in tail.iter_mut().zip(&padded) {
