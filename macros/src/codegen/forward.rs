@@ -76,12 +76,20 @@ pub(super) fn step_statements(model: &Model, step: &Step, options: Options) -> T
                 )
             };
             let field = &l.name;
+            let then = fused_small_activation(model, step, options);
             if let Some(unrolled) = junction
                 .is_none()
-                .then(|| unroll::dense_forward(model, *layer, *input, *output, options))
+                .then(|| unroll::dense_forward_then(model, *layer, *input, *output, then, options))
                 .flatten()
             {
-                let doc = format!("{doc}   (unrolled)");
+                let doc = match then {
+                    Some((activation, a)) => format!(
+                        "{doc}; {} = {}({zn})   (unrolled, the activation written in the same row loop)",
+                        model.values[a].name,
+                        activation.name()
+                    ),
+                    None => format!("{doc}   (unrolled)"),
+                };
                 return quote! { #[doc = #doc] #unrolled };
             }
             let x = super::through_junction(quote!(#x), junction.as_deref(), false);
@@ -103,11 +111,10 @@ pub(super) fn step_statements(model: &Model, step: &Step, options: Options) -> T
             input,
             output,
         } => {
-            if model
-                .steps
-                .iter()
-                .any(|s| fused_relu(model, s, options) == Some(*output))
-            {
+            if model.steps.iter().any(|s| {
+                fused_relu(model, s, options) == Some(*output)
+                    || fused_small_activation(model, s, options).map(|(_, a)| a) == Some(*output)
+            }) {
                 // Written by the dense step before it.
                 return TokenStream::new();
             }
@@ -135,6 +142,40 @@ pub(super) fn step_statements(model: &Model, step: &Step, options: Options) -> T
             quote! { #[doc = #doc] #call }
         }
     }
+}
+
+/// The elementwise activation (and its output) that the unrolled dense
+/// `step` writes in its own row loop: the activation step right after it,
+/// unless it is the output activation of a fused loss (which the loss
+/// computes) or softmax.
+fn fused_small_activation(
+    model: &Model,
+    step: &Step,
+    options: Options,
+) -> Option<(Activation, ValueId)> {
+    let Step::Dense {
+        layer,
+        input,
+        output,
+        junction: None,
+    } = step
+    else {
+        return None;
+    };
+    unroll::dense_forward(model, *layer, *input, *output, options)?;
+    model.steps.iter().find_map(|s| match s {
+        Step::Activation {
+            activation,
+            input: z,
+            output: a,
+        } if z == output
+            && unroll::fusable(*activation)
+            && !is_fused_output_activation(model, s) =>
+        {
+            Some((*activation, *a))
+        }
+        _ => None,
+    })
 }
 
 /// The output of the relu that the kernel-path dense `step` (with a bias)

@@ -135,12 +135,14 @@ fn small_layers_are_unrolled_and_the_attribute_turns_it_off() {
     );
     assert!(small.contains("for o in 0 .. 8 { acc [o] = acc [o] + x1 * w_col1 [o] ; }"));
     // The 8×1 layer: one sum of products per output.
-    assert!(small.contains("* z_row = [b0 + w0_0 * x0 + w0_1 * x1 + w0_2 * x2"));
+    assert!(small.contains("let acc : [T ; 1] = [b0 + w0_0 * x0 + w0_1 * x1 + w0_2 * x2"));
     // Rows are vectorized one at a time, not across the batch.
     assert!(small.contains("let x_row = :: core :: hint :: black_box (x_row) ;"));
-    // tanh over the whole matrix through the runtime's slice form.
-    assert!(small
-        .contains("activate_into :: < :: chainrule :: __private :: Tanh , T , B , _ > (z1 , a1)"));
+    // The hidden row written to z1 and a1 in one loop, then tanh over the
+    // whole of a1 through the runtime's slice form.
+    assert!(small.contains("* z_row = acc ; * a_row = acc ;"));
+    assert!(small.contains("< :: chainrule :: __private :: Tanh as :: chainrule :: __private :: Activation > :: apply_in_place :: < T > (a1 . as_mut_slice ())"));
+    assert!(!small.contains("activate_into :: < :: chainrule :: __private :: Tanh"));
     // Backward: the weight gradients accumulated in local arrays, stored
     // once; columns for the 2×8 layer (8 outputs > 2 inputs), rows for 8×1.
     assert!(small.contains(

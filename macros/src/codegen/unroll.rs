@@ -107,6 +107,28 @@ pub(super) fn dense_forward(
     output: ValueId,
     options: Options,
 ) -> Option<TokenStream> {
+    dense_forward_then(model, layer, input, output, None, options)
+}
+
+/// The elementwise activations a small dense layer writes in its own row
+/// loop (softmax acts on whole rows of the logits and stays apart).
+pub(super) fn fusable(activation: Activation) -> bool {
+    activation != Activation::Softmax
+}
+
+/// [`dense_forward`], and, when `then` names an activation `a = f(z)` of the
+/// layer's output, `a` written in the same row loop: `relu`, `leaky_relu`
+/// and `identity` entry by entry; `tanh` and `sigmoid` by a copy of the row,
+/// then the runtime's slice form over the whole matrix (vectorized for f32).
+/// Saves a pass over `z` and, for the slice forms, a `memcpy` call.
+pub(super) fn dense_forward_then(
+    model: &Model,
+    layer: usize,
+    input: ValueId,
+    output: ValueId,
+    then: Option<(Activation, ValueId)>,
+    options: Options,
+) -> Option<TokenStream> {
     let (inputs, outputs) = small_layer(model, layer, options)?;
     let rt = rt();
     let l = &model.layers[layer];
@@ -136,17 +158,19 @@ pub(super) fn dense_forward(
                 quote!(for o in 0..#n { acc[o] = acc[o] + #xi * #col[o]; })
             }
         });
+        let (rows, store, after) = finish(&x, &z, then, outputs, model);
         return Some(quote! {
             {
                 #load
                 #(#gather)*
-                for (x_row, z_row) in #x.rows().zip(#z.rows_mut()) {
+                for #rows {
                     #barrier
                     let [#(#xs),*] = *x_row;
                     #start
                     #(#terms)*
-                    *z_row = acc;
+                    #store
                 }
+                #after
             }
         });
     }
@@ -168,17 +192,63 @@ pub(super) fn dense_forward(
             quote!(#(#products)+*)
         }
     });
+    let n = lit(outputs);
+    let (rows, store, after) = finish(&x, &z, then, outputs, model);
     Some(quote! {
         {
             #load
             #load_bias
-            for (x_row, z_row) in #x.rows().zip(#z.rows_mut()) {
+            for #rows {
                 #barrier
                 let [#(#xs),*] = *x_row;
-                *z_row = [#(#entries),*];
+                let acc: [T; #n] = [#(#entries),*];
+                #store
             }
+            #after
         }
     })
+}
+
+/// The end of a forward row loop whose row `acc` is `z`'s: the loop
+/// pattern and iterators, the stores of the row, and what runs after the
+/// loop (the slice form of a fused `tanh` or `sigmoid`).
+fn finish(
+    x: &Ident,
+    z: &Ident,
+    then: Option<(Activation, ValueId)>,
+    outputs: usize,
+    model: &Model,
+) -> (TokenStream, TokenStream, TokenStream) {
+    let Some((activation, a)) = then else {
+        return (
+            quote!((x_row, z_row) in #x.rows().zip(#z.rows_mut())),
+            quote!(*z_row = acc;),
+            TokenStream::new(),
+        );
+    };
+    let rt = rt();
+    let a = value_ident(model, a);
+    let f = super::forward::activation_type(activation);
+    let rows = quote!(((x_row, z_row), a_row) in #x.rows().zip(#z.rows_mut()).zip(#a.rows_mut()));
+    if matches!(activation, Activation::Tanh | Activation::Sigmoid) {
+        (
+            rows,
+            quote!(*z_row = acc; *a_row = acc;),
+            quote!(<#f as #rt::Activation>::apply_in_place::<T>(#a.as_mut_slice());),
+        )
+    } else {
+        let n = lit(outputs);
+        (
+            rows,
+            quote! {
+                *z_row = acc;
+                let mut act = acc;
+                for o in 0..#n { act[o] = <#f as #rt::Activation>::apply::<T>(act[o]); }
+                *a_row = act;
+            },
+            TokenStream::new(),
+        )
+    }
 }
 
 /// `dl_dw = dl_dzᵀ·x` and `dl_db = 1ᵀ·dl_dz` unrolled (accumulated in
