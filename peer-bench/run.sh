@@ -12,10 +12,13 @@
 #      the wall clock, digits, mnist and mnist3 -> results-threads.md.
 # Extra arguments go to every run: --quick, --workloads xor,mnist, and
 # --only chainrule,dfdx (step 3 ignores --only).
-# Needs: a Rust toolchain (1.95 here), crates.io, ~3 GB in peer-bench/target.
-# Build times on the shared 2-core machine (one job, nice 19): dfdx + candle
-# about 25 minutes, burn adds about BURN_MINUTES; after that a rebuild takes
-# about a minute. A run takes about 2 minutes (--quick: about 30 s).
+# Needs: a Rust toolchain (1.95 here), crates.io, ~4 GB in peer-bench/target.
+# Build times on the shared 2-core machine (load 5-6 from other builds):
+# adding burn (NdArray + Flex) to a warm dfdx + candle build took 63 minutes
+# at `nice -n 19` with CARGO_BUILD_JOBS=1 (burn changes the features of
+# shared crates such as half and serde, so candle and dfdx rebuild too);
+# from nothing allow well over an hour. After that a rebuild of peer-bench
+# takes about 1.5 minutes. A run takes about 3 minutes (--quick: under 1).
 set -euo pipefail
 cd "$(dirname "$0")"
 cargo build --release --no-default-features --target-dir target/portable

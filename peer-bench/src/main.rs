@@ -9,8 +9,8 @@
 //!
 //! Not a member of the workspace (`cargo test --workspace` never builds it).
 //! Features `dfdx`, `candle` and `burn` (all default) pull in the peers; the
-//! first build needs crates.io, ~3 GB of disk and, on a shared 2-core
-//! machine, well over half an hour (see run.sh); `--no-default-features`
+//! first build needs crates.io, ~4 GB of disk and, on a shared 2-core
+//! machine, over an hour (see run.sh); `--no-default-features`
 //! keeps chainrule, the hand-written loops and nalgebra only.
 //!
 //! One thread everywhere (`RAYON_NUM_THREADS=1` is set before any library

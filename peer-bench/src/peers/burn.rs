@@ -74,7 +74,7 @@ impl Runner for Burn {
             Loss::Ce(..) => activation::softmax(logits, 1),
             Loss::Bce(..) => activation::sigmoid(logits),
         };
-        out.into_data().to_vec::<f32>().expect("f32 outputs")[0]
+        out.into_data().try_to_vec::<f32>().expect("f32 outputs")[0]
     }
 }
 
