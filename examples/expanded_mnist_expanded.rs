@@ -109,8 +109,48 @@ impl<T: ::chainrule::__private::Scalar> Mnist<T> {
         self.forward_logits::<B>(x, ws);
         {
             let MnistWorkspace { z2, a2, .. } = ws;
-            /// a2 = softmax(z2)   [B×10]
-            ::chainrule::__private::softmax_rows_into(z2, a2);
+            /// a2 = softmax(z2)   [B×10]   (one row: unrolled with the scalar exp)
+            if B == 1 {
+                for (z_row, a_row) in z2.rows().zip(a2.rows_mut()) {
+                    let [z0, z1, z2, z3, z4, z5, z6, z7, z8, z9] = *z_row;
+                    let max = z0;
+                    let max = if z1 > max { z1 } else { max };
+                    let max = if z2 > max { z2 } else { max };
+                    let max = if z3 > max { z3 } else { max };
+                    let max = if z4 > max { z4 } else { max };
+                    let max = if z5 > max { z5 } else { max };
+                    let max = if z6 > max { z6 } else { max };
+                    let max = if z7 > max { z7 } else { max };
+                    let max = if z8 > max { z8 } else { max };
+                    let max = if z9 > max { z9 } else { max };
+                    let e0 = <T as ::chainrule::__private::Scalar>::exp(z0 - max);
+                    let e1 = <T as ::chainrule::__private::Scalar>::exp(z1 - max);
+                    let e2 = <T as ::chainrule::__private::Scalar>::exp(z2 - max);
+                    let e3 = <T as ::chainrule::__private::Scalar>::exp(z3 - max);
+                    let e4 = <T as ::chainrule::__private::Scalar>::exp(z4 - max);
+                    let e5 = <T as ::chainrule::__private::Scalar>::exp(z5 - max);
+                    let e6 = <T as ::chainrule::__private::Scalar>::exp(z6 - max);
+                    let e7 = <T as ::chainrule::__private::Scalar>::exp(z7 - max);
+                    let e8 = <T as ::chainrule::__private::Scalar>::exp(z8 - max);
+                    let e9 = <T as ::chainrule::__private::Scalar>::exp(z9 - max);
+                    let inv = <T as ::chainrule::__private::Scalar>::ONE
+                        / (e0 + e1 + e2 + e3 + e4 + e5 + e6 + e7 + e8 + e9);
+                    *a_row = [
+                        e0 * inv,
+                        e1 * inv,
+                        e2 * inv,
+                        e3 * inv,
+                        e4 * inv,
+                        e5 * inv,
+                        e6 * inv,
+                        e7 * inv,
+                        e8 * inv,
+                        e9 * inv,
+                    ];
+                }
+            } else {
+                ::chainrule::__private::softmax_rows_into(z2, a2);
+            }
         }
         &ws.a2
     }

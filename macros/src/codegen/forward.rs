@@ -132,6 +132,12 @@ pub(super) fn step_statements(model: &Model, step: &Step, options: Options) -> T
                 let doc = format!("{doc}   (unrolled)");
                 return quote! { #[doc = #doc] #unrolled };
             }
+            if *activation == Activation::Softmax {
+                if let Some(unrolled) = unroll::softmax_forward(model, *input, *output, options) {
+                    let doc = format!("{doc}   (one row: unrolled with the scalar exp)");
+                    return quote! { #[doc = #doc] #unrolled };
+                }
+            }
             let call = match activation {
                 Activation::Softmax => quote!(#rt::softmax_rows_into(#z, #a);),
                 other => {

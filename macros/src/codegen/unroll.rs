@@ -404,6 +404,42 @@ pub(super) fn activation_forward(
     })
 }
 
+/// `a = softmax(z)` for a batch of one row with a small literal width,
+/// unrolled with the scalar `exp`, else the runtime's block form; or `None`
+/// when the width is not small. On a single row of a few entries the vector
+/// kernel's call, padding and reductions cost more than the scalar `exp`s
+/// (iris, 16→3, batch-1 forward: 164 ns → 95 ns). Same form as the runtime:
+/// the row maximum subtracted (NaN skipped by the comparison, a NaN entry
+/// still makes its row NaN through the sum), then normalized.
+pub(super) fn softmax_forward(
+    model: &Model,
+    input: ValueId,
+    output: ValueId,
+    options: Options,
+) -> Option<TokenStream> {
+    let width = small_width(model, input, options)?;
+    let rt = rt();
+    let (z, a) = (value_ident(model, input), value_ident(model, output));
+    let zs = names("z", width);
+    let es = names("e", width);
+    let z0 = &zs[0];
+    let rest = &zs[1..];
+    Some(quote! {
+        if B == 1 {
+            for (z_row, a_row) in #z.rows().zip(#a.rows_mut()) {
+                let [#(#zs),*] = *z_row;
+                let max = #z0;
+                #(let max = if #rest > max { #rest } else { max };)*
+                #(let #es = <T as #rt::Scalar>::exp(#zs - max);)*
+                let inv = <T as #rt::Scalar>::ONE / (#(#es)+*);
+                *a_row = [#(#es * inv),*];
+            }
+        } else {
+            #rt::softmax_rows_into(#z, #a);
+        }
+    })
+}
+
 /// `dl_dz = dl_da ⊗ f′(z)` unrolled per row, or `None`.
 pub(super) fn activation_backward(
     model: &Model,
