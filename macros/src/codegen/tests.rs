@@ -176,7 +176,13 @@ fn small_layers_are_unrolled_and_the_attribute_turns_it_off() {
     let big = generated(quote! {
         struct Big { hidden: Dense<784, 128> => relu, output: Dense<128, 10> => softmax, loss: cross_entropy }
     });
-    assert!(!big.contains("z_row"), "large layers call the kernels");
+    assert!(!big.contains("w_col"), "large layers call the kernels");
+    assert!(!big.contains("black_box"), "large layers call the kernels");
+    assert!(big.contains("self . output . forward_into (a1 , z2)"));
+    // The softmax of one row of 10 logits is unrolled; more rows take the
+    // runtime's block form.
+    assert!(big.contains("if B == 1 {"));
+    assert!(big.contains("} else { :: chainrule :: __private :: softmax_rows_into (z2 , a2) ; }"));
 }
 
 #[test]
