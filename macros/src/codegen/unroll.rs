@@ -1,16 +1,25 @@
 //! Straight-line forms of small operations.
 //!
 //! A dense layer whose literal dimensions give at most
-//! [`DEFAULT_MAX_WEIGHTS`] weights is written out entry by entry: its
-//! weights are loaded into locals once, then each batch row is one array
-//! expression of explicit multiply-adds (forward), or the weight and bias
-//! gradients are accumulated in locals over the rows and stored once
-//! (backward). Elementwise activations of at most [`DEFAULT_MAX_WIDTH`]
-//! columns are written out per row the same way, except `tanh` and
-//! `sigmoid`: those call the runtime's slice form on the whole `B×N` matrix,
-//! which is vectorized for f32 (measured on xor, 2→8→1 at B=4: 3.8 M → 10.9 M
-//! samples/s in peer-bench, against per-entry calls to libm's `tanhf`). Larger operations call the
-//! runtime's kernels, which are loops with constant bounds that vectorize.
+//! [`DEFAULT_MAX_WEIGHTS`] weights is written out with its weights in local
+//! arrays, each batch row a few vector-wide operations that LLVM turns into
+//! SIMD (AVX2 with `-C target-cpu=native`, SSE in a default build):
+//! - forward: the weight columns `[T; OUT]` gathered once, each row `IN`
+//!   multiply-adds of a column into an accumulator that starts at the bias
+//!   (layers of fewer than 4 outputs: one sum of products per output); the
+//!   layer's elementwise activation is written in the same loop;
+//! - rule 5 and the bias: the gradients accumulated in local arrays over the
+//!   rows along the longer side (weight rows or columns), stored once;
+//! - rule 6: each row of `dl_dx` the weight rows scaled by the row of
+//!   `dl_dz`.
+//!
+//! Rule 7 of an activation over at most [`DEFAULT_MAX_WIDTH`] columns is
+//! written out per row; its forward pass is written with its layer, or per
+//! row, except `tanh` and `sigmoid`: those call the runtime's slice form on
+//! the whole `B×N` matrix, vectorized for f32 (xor, 2→8→1 at B=4: 3.8 M →
+//! 10.9 M samples/s in peer-bench, against per-entry calls to libm's
+//! `tanhf`). The softmax of a single row of a small width uses the scalar
+//! `exp`. Larger operations call the runtime's kernels.
 //!
 //! The batch size `B` is a const generic of the methods, so the loop over
 //! rows stays a loop; everything inside a row is unrolled.
