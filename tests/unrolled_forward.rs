@@ -113,3 +113,33 @@ fn f32_one_row_matches_the_batch() {
         }
     }
 }
+
+network! {
+    /// xor-shaped: tanh written with its layer, the sigmoid output of one
+    /// row with the scalar function.
+    struct Xor {
+        hidden: Dense<2, 8> => tanh,
+        output: Dense<8, 1> => sigmoid,
+        loss: mse,
+    }
+}
+
+#[test]
+fn tanh_and_sigmoid_of_one_row_agree_with_the_network_by_hand() {
+    let net = Xor::<f64>::new(3);
+    let rows = [[0.0, 1.0], [1.0, 0.0], [-2.5, 0.75], [3.0, -1.0]];
+    let batch = net.forward(&Matrix::<f64, 4, 2>::from_rows(rows));
+    for (r, x) in rows.iter().enumerate() {
+        let mut z2 = net.output.bias[(0, 0)];
+        for j in 0..8 {
+            let z1 = net.hidden.bias[(0, j)]
+                + net.hidden.weight[(j, 0)] * x[0]
+                + net.hidden.weight[(j, 1)] * x[1];
+            z2 += net.output.weight[(0, j)] * z1.tanh();
+        }
+        let want = [1.0 / (1.0 + (-z2).exp())];
+        let one = net.forward(&Matrix::<f64, 1, 2>::from_rows([*x]));
+        assert_close(&format!("row {r} alone"), one.row(0), &want, 1e-14);
+        assert_close(&format!("row {r} in a batch"), batch.row(r), &want, 1e-14);
+    }
+}
