@@ -17,6 +17,7 @@
 pub mod activations;
 pub mod data;
 pub mod gradcheck;
+pub mod graph;
 pub mod jacobian;
 pub mod kernels;
 pub mod layers;
