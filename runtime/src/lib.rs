@@ -12,12 +12,30 @@
 //!
 //! Conventions: a batch is `B` rows (`X` is `B×in`, row-major); dense weights
 //! are out×in as in PyTorch's `nn.Linear`, so `Z = X·Wᵀ + 1·bᵀ`.
+//!
+//! # Features
+//!
+//! - `std` (default): training ([`optim`], [`train`], [`gradcheck`],
+//!   [`parallel`]), weight files on disk, [`data`] loading, and the run-time
+//!   detection of the AVX2 + FMA kernels. Without it the crate is
+//!   `#![no_std]` + `alloc`: networks, their forward pass and `predict`, and
+//!   weights loaded from a byte slice; the AVX2 kernels are used when the
+//!   target enables them at compile time (`-C target-feature=+avx2,+fma`),
+//!   the portable ones otherwise.
+//! - `progress` (default, implies `std`): the training loop's progress bar.
+#![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 
+extern crate alloc;
+
 pub mod activations;
+#[cfg(feature = "std")]
 pub mod data;
+mod float;
+#[cfg(feature = "std")]
 pub mod gradcheck;
 pub mod graph;
+#[cfg(feature = "std")]
 pub mod jacobian;
 pub mod kernels;
 pub mod layers;
@@ -25,14 +43,18 @@ pub mod losses;
 mod matrix;
 mod network;
 pub mod ops;
+#[cfg(feature = "std")]
 pub mod optim;
+#[cfg(feature = "std")]
 pub mod parallel;
 pub mod rules;
 mod scalar;
 mod targets;
 #[cfg(test)]
 mod test_nets;
+#[cfg(feature = "std")]
 pub mod train;
+#[cfg(feature = "std")]
 pub mod weights;
 
 pub use chainrule_macros::network;
@@ -67,8 +89,8 @@ pub mod __private {
     pub use crate::{
         LossReduction, Matrix, Network, ParamInfo, Parameters, RowVector, Scalar, Targets, UpdateFn,
     };
+    pub use alloc::{boxed::Box, string::String, vec::Vec};
     pub use core;
-    pub use std::{boxed::Box, string::String, vec::Vec};
 
     /// Where one layer's output width meets the next layer's input width and
     /// both are given by `const` items, which the macro cannot evaluate: the

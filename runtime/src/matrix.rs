@@ -1,5 +1,9 @@
 //! The fixed-size matrix type.
 
+use alloc::boxed::Box;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use alloc::{format, vec};
 use core::fmt;
 use core::ops::{Add, AddAssign, Index, IndexMut, Mul, Neg, Sub, SubAssign};
 
@@ -107,6 +111,7 @@ impl fmt::Display for LengthMismatch {
     }
 }
 
+#[cfg(feature = "std")]
 impl std::error::Error for LengthMismatch {}
 
 impl<T: Scalar, const R: usize, const C: usize> Matrix<T, R, C> {

@@ -2,6 +2,9 @@
 //! optimizers, weight files, gradient checks and training loops are written
 //! once, generically.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use crate::{Matrix, Scalar, Targets};
 
 /// One parameter tensor of a network, as optimizers and weight files see it.

@@ -147,6 +147,18 @@ pub trait Scalar:
     );
 }
 
+/// `$t::f(args)`: the standard library's function with std, libm's without
+/// (see [`crate::float`]).
+macro_rules! std_or_libm {
+    ($t:ident :: $f:ident ( $($arg:expr),* )) => {{
+        #[cfg(feature = "std")]
+        let value = $t::$f($($arg),*);
+        #[cfg(not(feature = "std"))]
+        let value = <$t as crate::float::Float>::$f($($arg),*);
+        value
+    }};
+}
+
 macro_rules! impl_scalar {
     ($t:ident, $dtype:literal, $gemm:ident $(, $slice_fns:item)*) => {
         impl Scalar for $t {
@@ -169,27 +181,27 @@ macro_rules! impl_scalar {
             }
             #[inline(always)]
             fn exp(self) -> Self {
-                $t::exp(self)
+                std_or_libm!($t::exp(self))
             }
             #[inline(always)]
             fn ln(self) -> Self {
-                $t::ln(self)
+                std_or_libm!($t::ln(self))
             }
             #[inline(always)]
             fn ln_1p(self) -> Self {
-                $t::ln_1p(self)
+                std_or_libm!($t::ln_1p(self))
             }
             #[inline(always)]
             fn tanh(self) -> Self {
-                $t::tanh(self)
+                std_or_libm!($t::tanh(self))
             }
             #[inline(always)]
             fn sqrt(self) -> Self {
-                $t::sqrt(self)
+                std_or_libm!($t::sqrt(self))
             }
             #[inline(always)]
             fn abs(self) -> Self {
-                $t::abs(self)
+                std_or_libm!($t::abs(self))
             }
             #[inline(always)]
             fn max(self, other: Self) -> Self {
@@ -213,7 +225,7 @@ macro_rules! impl_scalar {
             }
             #[inline(always)]
             fn powi(self, n: i32) -> Self {
-                $t::powi(self, n)
+                std_or_libm!($t::powi(self, n))
             }
             #[inline(always)]
             fn is_finite(self) -> bool {

@@ -65,6 +65,7 @@ impl fmt::Display for LabelOutOfRange {
     }
 }
 
+#[cfg(feature = "std")]
 impl std::error::Error for LabelOutOfRange {}
 
 impl<const B: usize, const N: usize> ClassLabels<B, N> {

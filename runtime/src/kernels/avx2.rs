@@ -9,6 +9,8 @@ use core::arch::x86_64::{
     _mm_movehl_ps, _mm_store_ss, _mm_storel_pd, _mm_storeu_ps,
 };
 
+use alloc::vec::Vec;
+
 use super::blocked::MicroKernel;
 use super::pack::{pack_panels, View};
 
@@ -20,9 +22,15 @@ pub(super) struct Avx2Fma {
 
 impl Avx2Fma {
     /// The token, when this CPU has AVX2 and FMA.
+    ///
+    /// With std the CPU is asked at run time; without std only a target
+    /// compiled with both features (`-C target-feature=+avx2,+fma`) has them.
     pub fn detect() -> Option<Self> {
-        (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
-            .then_some(Avx2Fma { _proof: () })
+        #[cfg(feature = "std")]
+        let found = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+        #[cfg(not(feature = "std"))]
+        let found = cfg!(all(target_feature = "avx2", target_feature = "fma"));
+        found.then_some(Avx2Fma { _proof: () })
     }
 }
 

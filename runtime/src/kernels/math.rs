@@ -30,6 +30,9 @@
 //!   (`ln_1p(x) = x` below `|x| ≈ 6e-8`, `ln_1p(−0) = −0`); `ln_1p(−1) = −∞`,
 //!   `ln_1p(∞) = ∞`, below −1 or NaN gives NaN.
 
+#[cfg(all(chainrule_avx2, not(feature = "std")))]
+use crate::float::Float;
+
 /// `log2(e)`.
 const LOG2_E: f32 = core::f32::consts::LOG2_E;
 /// `ln 2` split in two so that `n·LN2_HI` is exact for the `n` used.
@@ -45,11 +48,13 @@ trait MulAdd {
 }
 
 /// One rounding, for the AVX2 + FMA code (`vfmadd`).
+#[cfg(chainrule_avx2)]
 struct Fused;
 /// Two roundings, for the portable code (where `f32::mul_add` would be a
 /// slow library call).
 struct Separate;
 
+#[cfg(chainrule_avx2)]
 impl MulAdd for Fused {
     #[inline(always)]
     fn mul_add(a: f32, b: f32, c: f32) -> f32 {
@@ -219,7 +224,7 @@ macro_rules! slice_fn {
     ($(#[$doc:meta])* $name:ident, $one:ident, $avx2:ident) => {
         $(#[$doc])*
         pub fn $name(values: &mut [f32]) {
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(chainrule_avx2)]
             if super::Backend::detected() == super::Backend::Avx2Fma {
                 // SAFETY: the CPU has AVX2 and FMA (just detected).
                 return unsafe { $avx2(values) };
@@ -231,7 +236,7 @@ macro_rules! slice_fn {
         ///
         /// # Safety
         /// The CPU has AVX2 and FMA.
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(chainrule_avx2)]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn $avx2(values: &mut [f32]) {
             map_in_place(values, $one::<Fused>);

@@ -18,10 +18,13 @@ mod direct;
 mod math;
 mod pack;
 
-#[cfg(target_arch = "x86_64")]
+// x86-64 with std, or a target with AVX2 + FMA enabled at compile time
+// (see build.rs).
+#[cfg(chainrule_avx2)]
 mod avx2;
 
 use core::any::TypeId;
+#[cfg(feature = "std")]
 use core::cell::RefCell;
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -103,9 +106,9 @@ impl Backend {
     pub fn is_supported(self) -> bool {
         match self {
             Backend::Portable => true,
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(chainrule_avx2)]
             Backend::Avx2Fma => avx2::Avx2Fma::detect().is_some(),
-            #[cfg(not(target_arch = "x86_64"))]
+            #[cfg(not(chainrule_avx2))]
             Backend::Avx2Fma => false,
         }
     }
@@ -192,9 +195,12 @@ fn check_bias<T>(n: usize, bias: &[T]) {
 
 macro_rules! gemm_for {
     ($name:ident, $bias_name:ident, $relu_name:ident, $blocked:ident, $t:ident, $buffers:ident, $portable:ty, $small:expr) => {
+        #[cfg(feature = "std")]
         thread_local! {
             static $buffers: RefCell<PackBuffers<$t>> = const { RefCell::new(PackBuffers::new()) };
         }
+        #[cfg(not(feature = "std"))]
+        static $buffers: shared::SharedBuffers<$t> = shared::SharedBuffers::new();
 
         #[doc = concat!("`c (m×n) = op(a) · op(b)` (or `+=` when `accumulate`) in `", stringify!($t), "`, with `backend`.")]
         ///
@@ -351,7 +357,7 @@ macro_rules! gemm_for {
                 let Ok(mut buffers) = cell.try_borrow_mut() else {
                     return false;
                 };
-                #[cfg(target_arch = "x86_64")]
+                #[cfg(chainrule_avx2)]
                 if backend == Backend::Avx2Fma {
                     if let Some(kernel) = avx2::Avx2Fma::detect() {
                         gemm_blocked(kernel, &mut buffers, dims, a_view, b_view, c, accumulate);
@@ -368,6 +374,78 @@ macro_rules! gemm_for {
             }
         }
     };
+}
+
+/// Without std there are no thread-locals: one set of buffers per scalar
+/// type for the whole program, taken with a try-lock. A product that finds
+/// them taken (another thread, or an interrupt handler, is using them) runs
+/// the direct loops instead, as a thread does during its teardown with std.
+#[cfg(not(feature = "std"))]
+mod shared {
+    use core::cell::RefCell;
+    #[cfg(target_has_atomic = "8")]
+    use core::sync::atomic::{AtomicBool, Ordering};
+
+    use super::PackBuffers;
+    use crate::Scalar;
+
+    /// The buffers are in use.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(super) struct Busy;
+
+    /// Buffers shared by every thread, with the interface of a
+    /// thread-local's `try_with`.
+    pub(super) struct SharedBuffers<T> {
+        #[cfg(target_has_atomic = "8")]
+        taken: AtomicBool,
+        buffers: RefCell<PackBuffers<T>>,
+    }
+
+    // SAFETY: `buffers` is only reached in `try_with`, by the one caller
+    // that swapped `taken` from false to true, until it stores false again:
+    // never by two threads at once. Without compare-and-swap (targets
+    // without `target_has_atomic = "8"`) it is never reached.
+    unsafe impl<T: Send> Sync for SharedBuffers<T> {}
+
+    impl<T: Scalar> SharedBuffers<T> {
+        pub(super) const fn new() -> Self {
+            Self {
+                #[cfg(target_has_atomic = "8")]
+                taken: AtomicBool::new(false),
+                buffers: RefCell::new(PackBuffers::new()),
+            }
+        }
+
+        /// Calls `f` on the buffers unless someone else holds them.
+        pub(super) fn try_with<R>(
+            &self,
+            f: impl FnOnce(&RefCell<PackBuffers<T>>) -> R,
+        ) -> Result<R, Busy> {
+            #[cfg(target_has_atomic = "8")]
+            {
+                struct Release<'a>(&'a AtomicBool);
+                impl Drop for Release<'_> {
+                    fn drop(&mut self) {
+                        self.0.store(false, Ordering::Release);
+                    }
+                }
+                if self
+                    .taken
+                    .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                    .is_err()
+                {
+                    return Err(Busy);
+                }
+                let _release = Release(&self.taken);
+                Ok(f(&self.buffers))
+            }
+            #[cfg(not(target_has_atomic = "8"))]
+            {
+                let _ = f;
+                Err(Busy)
+            }
+        }
+    }
 }
 
 /// What a product does with its result.
@@ -398,7 +476,7 @@ mod f32_paths {
         c: &mut [f32],
         out: &mut Out<'_, f32>,
     ) -> bool {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(chainrule_avx2)]
         if backend == Backend::Avx2Fma {
             if let Some(token) = avx2::Avx2Fma::detect() {
                 let tile_out = match out {

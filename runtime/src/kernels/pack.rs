@@ -1,6 +1,8 @@
 //! Packing: copying a block of an operand into the panel layout the
 //! micro-kernels read, contiguous and in the order of use.
 
+use alloc::vec::Vec;
+
 use crate::Scalar;
 
 /// Alignment of the packed panels, in bytes (a cache line; covers the
@@ -166,6 +168,7 @@ impl<T: Scalar> PackBuffers<T> {
 
     /// The buffer the small path copies `op(b)` into (it needs no
     /// alignment; the blocked product's packed `op(b)` reuses it).
+    #[cfg_attr(not(chainrule_avx2), allow(dead_code))]
     pub fn small_b(&mut self) -> &mut Vec<T> {
         &mut self.b
     }
