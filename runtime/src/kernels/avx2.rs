@@ -444,7 +444,7 @@ pub(super) fn gemm_small_f32(
             packed.resize(k * width, 0.0);
         }
         let dst = &mut packed[..k * width];
-        pack_rows_f32(dst, b, (k, n), width);
+        pack_rows_f32(_token, dst, b, (k, n), width);
         (&*dst, width)
     };
     // The last entry each operand is read at (checked once, here).
@@ -494,10 +494,33 @@ pub(super) fn gemm_small_f32(
 }
 
 /// Copies the `depth × n` view `src` into `dst` row-major with rows of
-/// `width >= n` entries, the padding zero; a transposed source (columns
+/// `width` entries, the padding zero; a transposed source (columns
 /// contiguous) goes through 8×8 register transposes.
-fn pack_rows_f32(dst: &mut [f32], src: View<'_, f32>, (depth, n): (usize, usize), width: usize) {
-    debug_assert!(dst.len() == depth * width && width >= n);
+///
+/// `_token` proves the CPU has AVX2 (the transposes need it). The layout is
+/// checked here, in every build: `width` must hold `n` rounded up to whole
+/// 8-lane vectors (each transpose stores 8 entries a row) and `dst` exactly
+/// `depth` such rows.
+///
+/// # Panics
+/// When `width < 8·⌈n/8⌉` or `dst.len() != depth·width`, or the view does not
+/// cover `depth × n` entries of its storage.
+fn pack_rows_f32(
+    _token: Avx2Fma,
+    dst: &mut [f32],
+    src: View<'_, f32>,
+    (depth, n): (usize, usize),
+    width: usize,
+) {
+    assert!(
+        width >= n.div_ceil(8) * 8 && Some(dst.len()) == depth.checked_mul(width),
+        "pack_rows_f32: {depth}×{n} into {} entries in rows of {width}",
+        dst.len()
+    );
+    if depth == 0 || n == 0 {
+        dst.fill(0.0);
+        return;
+    }
     if src.row_stride == 1 && src.col_stride >= depth {
         // Column j of the view is contiguous: src.data[j·col_stride + p].
         let full = depth / 8 * 8;
@@ -506,10 +529,11 @@ fn pack_rows_f32(dst: &mut [f32], src: View<'_, f32>, (depth, n): (usize, usize)
         for j0 in (0..n).step_by(8) {
             let live = 8.min(n - j0);
             for p0 in (0..full).step_by(8) {
-                // SAFETY: AVX2 is present (only the AVX2 path packs here);
-                // rows `j0..j0 + live` of the storage hold `depth` entries
-                // from `p0` (asserted above); `dst` rows `p0..p0 + 8` hold
-                // `width >= j0 + 8` entries.
+                // SAFETY: `_token` proves AVX2; rows `j0..j0 + live` of the
+                // storage hold `depth` entries from `p0` (asserted above);
+                // `dst` holds `depth >= p0 + 8` rows of `width >= j0 + 8`
+                // entries (`width` is at least `n` rounded up to 8, asserted
+                // on entry).
                 unsafe { transpose_block_f32(dst, src.data, (j0, live, cs), p0, width) }
             }
             for p in full..depth {
@@ -558,5 +582,68 @@ unsafe fn transpose_block_f32(
     let out = dst.as_mut_ptr();
     for (d, column) in transpose8x8(v).iter().enumerate() {
         _mm256_storeu_ps(out.add((p0 + d) * width + j0), *column);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The row-major copy of the `depth × n` view, rows padded to `width`.
+    fn packed_by_hand(src: View<'_, f32>, (depth, n): (usize, usize), width: usize) -> Vec<f32> {
+        let mut out = vec![0.0; depth * width];
+        for p in 0..depth {
+            for j in 0..n {
+                out[p * width + j] = src.data[p * src.row_stride + j * src.col_stride];
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn pack_rows_copies_plain_and_transposed_views() {
+        let Some(token) = Avx2Fma::detect() else {
+            return; // nothing to test on a CPU without AVX2 (or under Miri)
+        };
+        for (depth, n) in [(1usize, 1usize), (8, 8), (9, 5), (17, 13), (3, 16), (16, 3)] {
+            let data: Vec<f32> = (0..depth * n).map(|i| i as f32 + 0.5).collect();
+            let width = n.div_ceil(8) * 8;
+            // Row-major depth × n, and the transpose of a row-major n × depth.
+            for transposed in [false, true] {
+                let view = View::new(&data, depth, n, transposed);
+                let mut dst = vec![f32::NAN; depth * width];
+                pack_rows_f32(token, &mut dst, view, (depth, n), width);
+                assert_eq!(
+                    dst,
+                    packed_by_hand(view, (depth, n), width),
+                    "{depth}×{n}, transposed: {transposed}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn pack_rows_refuses_a_width_the_transposes_would_overrun() {
+        let Some(token) = Avx2Fma::detect() else {
+            return;
+        };
+        // n = 5 columns in rows of width 5: each 8×8 transpose would store 8
+        // entries a row, the last row past the end of `dst`. This passed the
+        // old `debug_assert!` (width ≥ n) and wrote out of bounds.
+        let (depth, n, width) = (8, 5, 5);
+        let data = vec![1.0f32; depth * n];
+        let view = View::new(&data, depth, n, true);
+        let result = std::panic::catch_unwind(|| {
+            let mut dst = vec![0.0f32; depth * width];
+            pack_rows_f32(token, &mut dst, view, (depth, n), width);
+        });
+        assert!(result.is_err(), "a too-narrow width must be refused");
+        // A destination of the wrong length is refused too (release builds
+        // included: the check is not a debug assertion).
+        let result = std::panic::catch_unwind(|| {
+            let mut dst = vec![0.0f32; depth * 8 - 1];
+            pack_rows_f32(token, &mut dst, view, (depth, n), 8);
+        });
+        assert!(result.is_err(), "a short destination must be refused");
     }
 }
