@@ -29,8 +29,8 @@ fn run() -> Result<(), Box<dyn Error>> {
         Dataset::<f32, 64, 10>::from_csv("examples/data/digits.csv", &CsvOptions::default())?;
     let (mut train_set, mut test_set) = data.stratified_split(0.2, 7)?;
     // Pixels are 0..16: scale them to [0, 1].
-    train_set.scale(1.0 / 16.0);
-    test_set.scale(1.0 / 16.0);
+    train_set.scale(1.0 / 16.0)?;
+    test_set.scale(1.0 / 16.0)?;
     println!(
         "digits: {} training rows, {} test rows",
         train_set.len(),

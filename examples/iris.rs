@@ -28,8 +28,8 @@ fn run() -> Result<(), Box<dyn Error>> {
     let (mut train_set, mut test_set) = data.stratified_split(0.2, 7)?;
     // Scale every feature to mean 0, variance 1, with the training rows' figures.
     let scaler = Standardizer::fit(&train_set);
-    scaler.apply(&mut train_set);
-    scaler.apply(&mut test_set);
+    scaler.apply(&mut train_set)?;
+    scaler.apply(&mut test_set)?;
     println!(
         "iris: {} training rows, {} test rows",
         train_set.len(),

@@ -274,23 +274,9 @@ fn one_hot_get_and_subset() {
 }
 
 #[test]
-#[should_panic(expected = "Dataset::scale by NaN")]
-fn scale_by_nan_panics_as_documented() {
-    let mut data = Dataset::<f64, 1, 2>::new(vec![[1.0]], vec![0]).unwrap();
-    data.scale(f64::NAN);
-}
-
-#[test]
-#[should_panic(expected = "overflowed")]
-fn scale_that_overflows_panics_as_documented() {
-    let mut data = Dataset::<f32, 1, 2>::new(vec![[1e30]], vec![0]).unwrap();
-    data.scale(1e30);
-}
-
-#[test]
 fn scale_multiplies_every_feature() {
     let mut data = Dataset::<f64, 2, 2>::new(vec![[16.0, 8.0], [0.0, 4.0]], vec![0, 1]).unwrap();
-    data.scale(1.0 / 16.0);
+    data.scale(1.0 / 16.0).unwrap();
     assert_eq!(data.features(), &[[1.0, 0.5], [0.0, 0.25]]);
 }
 
@@ -481,8 +467,8 @@ fn standardizer_uses_train_statistics_computed_by_hand() {
     assert_eq!(s.mean(), &[2.0, 5.0]);
     assert!((s.scale()[0] - std).abs() < 1e-15);
     assert_eq!(s.scale()[1], 1.0, "a constant feature is only centred");
-    s.apply(&mut train);
-    s.apply(&mut test);
+    s.apply(&mut train).unwrap();
+    s.apply(&mut test).unwrap();
     let expected = [-1.0 / std, 0.0, 1.0 / std];
     for (row, e) in train.features().iter().zip(expected) {
         assert!((row[0] - e).abs() < 1e-12);
@@ -496,7 +482,7 @@ fn standardizer_uses_train_statistics_computed_by_hand() {
 fn standardized_iris_train_split_has_mean_zero_and_unit_variance() {
     let iris = Dataset::<f64, 4, 3>::from_csv(shipped("iris.csv"), &CsvOptions::default()).unwrap();
     let (mut train, _) = iris.split(0.3, 4).unwrap();
-    Standardizer::fit(&train).apply(&mut train);
+    Standardizer::fit(&train).apply(&mut train).unwrap();
     let n = train.len() as f64;
     for j in 0..4 {
         let mean = train.features().iter().map(|r| r[j]).sum::<f64>() / n;
@@ -883,7 +869,7 @@ fn regression_split_batches_and_standardizes() {
     ));
     let targets_before = train.targets().to_vec();
     let s = Standardizer::fit_rows(train.features());
-    train.standardize(&s);
+    train.standardize(&s).unwrap();
     assert_eq!(
         train.targets(),
         targets_before.as_slice(),
@@ -905,4 +891,200 @@ fn regression_split_batches_and_standardizes() {
         v
     };
     assert_eq!(x_of(&shuffled), x_of(&train), "same (x, y) pairs");
+}
+
+// --------------------------------------------- hostile input (issue 12, 12–15)
+
+#[test]
+fn a_label_column_index_past_any_width_is_an_error_not_an_overflow() {
+    let text = "a,b,l\n1,2,0\n3,4,1\n";
+    for index in [usize::MAX, usize::MAX - 1, 3, 1 << 40] {
+        let options = CsvOptions {
+            label_column: LabelColumn::Index(index),
+            ..CsvOptions::default()
+        };
+        let err =
+            Dataset::<f64, 2, 3>::from_csv_reader(text.as_bytes(), "t.csv", &options).unwrap_err();
+        assert!(
+            matches!(err, DataError::NoLabelColumn { .. }),
+            "{index}: {err:?}"
+        );
+        // Two target columns starting at `index`: the sum overflowed and a
+        // release build returned Ok with zero targets and two columns dropped.
+        let err =
+            RegressionDataset::<f64, 1, 2>::from_csv_reader(text.as_bytes(), "t.csv", &options)
+                .unwrap_err();
+        assert!(
+            matches!(err, DataError::NoLabelColumn { .. }),
+            "{index}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn a_huge_bad_field_is_quoted_short_in_the_error() {
+    let field = "7".repeat(20_000) + "x";
+    let text = format!("a,l\n{field},0\n");
+    let err = csv::<1, 2>(&text).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.len() < 300,
+        "{} bytes: {}",
+        message.len(),
+        &message[..300]
+    );
+    match err {
+        DataError::BadNumber {
+            line, column, text, ..
+        } => {
+            assert_eq!((line, column), (2, 1));
+            assert!(
+                text.starts_with("777") && text.ends_with("(20001 bytes)"),
+                "{text}"
+            );
+        }
+        other => panic!("expected BadNumber, got {other:?}"),
+    }
+    let label = "9".repeat(20_000);
+    let err = csv::<1, 2>(&format!("a,l\n1,{label}\n")).unwrap_err();
+    assert!(matches!(err, DataError::BadLabel { .. }), "{err:?}");
+    assert!(err.to_string().len() < 300, "{err}");
+}
+
+/// A reader of one endless line `1,1,1,…` that counts the bytes read.
+struct EndlessLine {
+    served: std::rc::Rc<std::cell::Cell<usize>>,
+    limit: usize,
+}
+
+impl std::io::Read for EndlessLine {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.limit - self.served.get();
+        let n = buf.len().min(left);
+        for (i, b) in buf[..n].iter_mut().enumerate() {
+            *b = if (self.served.get() + i) % 2 == 0 {
+                b'1'
+            } else {
+                b','
+            };
+        }
+        self.served.set(self.served.get() + n);
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_line_far_longer_than_a_record_stops_early() {
+    let served = std::rc::Rc::new(std::cell::Cell::new(0));
+    let reader = EndlessLine {
+        served: served.clone(),
+        limit: 50 << 20,
+    };
+    let options = CsvOptions {
+        has_header: false,
+        ..CsvOptions::default()
+    };
+    let err = Dataset::<f64, 4, 3>::from_csv_reader(reader, "long.csv", &options).unwrap_err();
+    match &err {
+        DataError::LineTooLong { line, limit, .. } => {
+            assert_eq!(*line, 1);
+            assert!(*limit < 1 << 20, "{limit}");
+        }
+        other => panic!("expected LineTooLong, got {other:?}"),
+    }
+    // Before the fix the whole 50 MB line was read (and held) before the
+    // column count was checked.
+    assert!(served.get() < 2 << 20, "read {} bytes", served.get());
+    assert!(err.to_string().contains("long.csv"), "{err}");
+}
+
+#[test]
+fn standardizing_extreme_finite_features_stays_finite() {
+    // f32: the deviation −3.4e38 − 1.13e38 overflowed f32.
+    let mut data =
+        Dataset::<f32, 1, 2>::new(vec![[3.4e38], [3.4e38], [-3.4e38]], vec![0, 1, 0]).unwrap();
+    let s = Standardizer::fit(&data);
+    assert!(s.mean()[0].is_finite() && s.scale()[0].is_finite());
+    s.apply(&mut data).unwrap();
+    // Mean 1.1333e38, std 3.2059e38 (by hand: deviations 2.2667e38 twice and
+    // −4.5333e38, variance (2·2.2667² + 4.5333²)/3 · 1e76): z = 0.7071, 0.7071, −1.4142.
+    let z: Vec<f32> = data.features().iter().map(|r| r[0]).collect();
+    for (got, want) in z
+        .iter()
+        .zip([0.5f32.sqrt(), 0.5f32.sqrt(), -(2.0f32.sqrt())])
+    {
+        assert!((got - want).abs() < 1e-5, "{z:?}");
+    }
+    // f64: the sum 1.7e308 + 1.7e308 overflowed f64.
+    let mut data = Dataset::<f64, 1, 2>::new(vec![[1.7e308], [1.7e308]], vec![0, 1]).unwrap();
+    let s = Standardizer::fit(&data);
+    assert_eq!(s.mean(), &[1.7e308]);
+    s.apply(&mut data).unwrap();
+    assert_eq!(data.features(), &[[0.0], [0.0]]);
+    let mut wide = Dataset::<f64, 1, 2>::new(vec![[1.7e308], [-1.7e308]], vec![0, 1]).unwrap();
+    let s = Standardizer::fit(&wide);
+    assert_eq!((s.mean()[0], s.scale()[0]), (0.0, 1.7e308));
+    s.apply(&mut wide).unwrap();
+    assert_eq!(wide.features(), &[[1.0], [-1.0]]);
+}
+
+#[test]
+fn standardizing_rows_that_would_overflow_is_an_error_that_changes_nothing() {
+    // Fitted on values 2e-11 apart (std 1e-11), applied to a row 1e30 away:
+    // z = 1e41 does not fit in f32.
+    let train = Dataset::<f32, 1, 2>::new(vec![[0.0], [2e-11]], vec![0, 1]).unwrap();
+    let s = Standardizer::fit(&train);
+    let mut test = Dataset::<f32, 1, 2>::new(vec![[1.0], [1e30]], vec![0, 1]).unwrap();
+    let before = test.clone();
+    let err = s.apply(&mut test).unwrap_err();
+    assert!(
+        matches!(err, DataError::NonFiniteFeature { row: 1, column: 0 }),
+        "{err:?}"
+    );
+    assert_eq!(test, before, "nothing changed");
+    let mut row = [1e30f32];
+    assert!(s.apply_row(&mut row).is_err());
+    assert_eq!(row, [1e30]);
+}
+
+#[test]
+fn scale_checks_before_it_changes_anything() {
+    let mut data = Dataset::<f32, 2, 2>::new(vec![[1.0, 2.0], [1e30, 3.0]], vec![0, 1]).unwrap();
+    let before = data.clone();
+    let err = data.scale(1e30).unwrap_err();
+    assert!(
+        matches!(err, DataError::NonFiniteFeature { row: 1, column: 0 }),
+        "{err:?}"
+    );
+    assert_eq!(data, before);
+    let err = data.scale(f32::NAN).unwrap_err();
+    assert!(matches!(err, DataError::BadScale { .. }), "{err:?}");
+    assert_eq!(data, before);
+    data.scale(0.5).unwrap();
+    assert_eq!(data.features(), &[[0.5, 1.0], [5e29, 1.5]]);
+}
+
+#[test]
+fn a_dataset_has_at_least_one_row() {
+    assert!(matches!(
+        Dataset::<f64, 2, 2>::new(Vec::new(), Vec::new()),
+        Err(DataError::NoRows)
+    ));
+    assert!(matches!(
+        RegressionDataset::<f64, 2, 1>::new(Vec::new(), Vec::new()),
+        Err(DataError::NoRows)
+    ));
+    let data = Dataset::<f64, 1, 2>::new(vec![[1.0]], vec![0]).unwrap();
+    assert!(matches!(data.subset(&[]), Err(DataError::NoRows)));
+}
+
+#[test]
+fn an_idx_file_of_zero_images_is_an_error() {
+    let dir = temp_dir("idx-empty");
+    let (images, labels) = write_idx(&dir, &idx_images(0, 2, 2, &[]), &idx_labels(&[]));
+    let err = Dataset::<f64, 4, 10>::from_idx(&images, &labels, None).unwrap_err();
+    match &err {
+        DataError::Empty { path, .. } => assert_eq!(path, &images),
+        other => panic!("expected Empty, got {other:?}"),
+    }
 }

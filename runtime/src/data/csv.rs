@@ -70,7 +70,7 @@ impl<T: Scalar, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
             let label = parse_label(text, OUT).ok_or_else(|| DataError::BadLabel {
                 path: path.to_path_buf(),
                 line,
-                text: text.to_owned(),
+                text: excerpt(text),
                 classes: OUT,
             })?;
             labels.push(label);
@@ -145,7 +145,7 @@ fn parse_number<T: Scalar>(
             path: path.to_path_buf(),
             line,
             column: column + 1,
-            text: text.to_owned(),
+            text: excerpt(text),
         })
 }
 
@@ -159,26 +159,42 @@ fn read_records<T: Scalar, const IN: usize>(
     label_columns: usize,
     mut on_labels: impl FnMut(u64, &[(usize, &str)]) -> Result<(), DataError>,
 ) -> Result<Vec<[T; IN]>, DataError> {
+    let columns = IN + label_columns;
+    let limit = max_line_bytes(columns);
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(options.has_header)
         .delimiter(options.delimiter)
         .flexible(true)
         .trim(::csv::Trim::All)
-        .from_reader(reader);
-    let columns = IN + label_columns;
-    let csv_error = |e: ::csv::Error| DataError::Csv {
-        path: path.to_path_buf(),
-        line: e.position().map_or(0, |p| p.line()),
-        message: e.to_string(),
+        .from_reader(LineLimit::new(reader, limit));
+    // A line over the limit surfaces as an I/O error of the CSV reader.
+    let csv_error = |e: ::csv::Error, source: &LineLimit<_>| match source.too_long_at {
+        Some(line) => DataError::LineTooLong {
+            path: path.to_path_buf(),
+            line,
+            limit,
+        },
+        None => DataError::Csv {
+            path: path.to_path_buf(),
+            line: e.position().map_or(0, |p| p.line()),
+            message: e.to_string(),
+        },
     };
     let no_column = |column: String| DataError::NoLabelColumn {
         path: path.to_path_buf(),
         column,
     };
+    // `label_columns` consecutive columns from `first` lie within the record
+    // (checked: `first` may be any usize).
+    let fits = |first: usize| {
+        first
+            .checked_add(label_columns)
+            .is_some_and(|end| end <= columns)
+    };
     let first_label = match &options.label_column {
         LabelColumn::Last => IN,
         LabelColumn::First => 0,
-        LabelColumn::Index(i) if *i + label_columns <= columns => *i,
+        LabelColumn::Index(i) if fits(*i) => *i,
         LabelColumn::Index(i) => {
             return Err(no_column(format!(
                 "at index {i} (the records have {columns} columns)"
@@ -186,12 +202,15 @@ fn read_records<T: Scalar, const IN: usize>(
         }
         LabelColumn::Named(name) => {
             let headers = if options.has_header {
-                Some(reader.headers().map_err(csv_error)?)
+                match reader.headers() {
+                    Ok(headers) => Some(headers.clone()),
+                    Err(e) => return Err(csv_error(e, reader.get_ref())),
+                }
             } else {
                 None
             };
             match headers.and_then(|h| h.iter().position(|c| c == name)) {
-                Some(i) if i + label_columns <= columns => i,
+                Some(i) if fits(i) => i,
                 _ => return Err(no_column(format!("named {name:?}"))),
             }
         }
@@ -200,7 +219,12 @@ fn read_records<T: Scalar, const IN: usize>(
 
     let mut features = Vec::new();
     let mut record = ::csv::StringRecord::new();
-    while reader.read_record(&mut record).map_err(csv_error)? {
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(e, reader.get_ref())),
+        }
         let line = record.position().map_or(0, |p| p.line());
         if record.len() == 1 && record.get(0) == Some("") {
             continue;
@@ -251,4 +275,74 @@ fn parse_label(text: &str, classes: usize) -> Option<usize> {
         }
     };
     (label < classes).then_some(label)
+}
+
+/// The longest line accepted from a CSV file with `columns` columns: 1 KiB a
+/// column (far more than any number or column name takes) plus 64 KiB. A
+/// longer line is refused before it is held in memory whole.
+fn max_line_bytes(columns: usize) -> usize {
+    columns.saturating_mul(1024).saturating_add(64 * 1024)
+}
+
+/// A reader that fails once a line exceeds `limit` bytes, remembering the
+/// (1-based) line.
+struct LineLimit<R> {
+    inner: R,
+    limit: usize,
+    /// Bytes since the last newline.
+    current: usize,
+    /// The 1-based line being read.
+    line: u64,
+    /// Set when a line went over the limit.
+    too_long_at: Option<u64>,
+}
+
+impl<R: Read> LineLimit<R> {
+    fn new(inner: R, limit: usize) -> Self {
+        Self {
+            inner,
+            limit,
+            current: 0,
+            line: 1,
+            too_long_at: None,
+        }
+    }
+}
+
+impl<R: Read> Read for LineLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.too_long_at.is_some() {
+            return Err(std::io::Error::other("line too long"));
+        }
+        let n = self.inner.read(buf)?;
+        for &byte in &buf[..n] {
+            if byte == b'\n' {
+                self.current = 0;
+                self.line += 1;
+            } else {
+                self.current += 1;
+                if self.current > self.limit {
+                    self.too_long_at = Some(self.line);
+                    return Err(std::io::Error::other("line too long"));
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// A field as an error quotes it: whole when short, else its first 32 bytes
+/// (cut at a character boundary), `…` and its length, so that a 50 MB field
+/// does not make a 50 MB message.
+fn excerpt(text: &str) -> String {
+    const WHOLE: usize = 40;
+    const PREFIX: usize = 32;
+    if text.len() <= WHOLE {
+        return text.to_owned();
+    }
+    let mut end = PREFIX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &text[..end], text.len())
 }

@@ -64,8 +64,20 @@ pub enum DataError {
         line: u64,
         /// The 1-based column.
         column: usize,
-        /// The field's text.
+        /// The field's text: whole up to 40 bytes, else its first 32 bytes,
+        /// `…` and its length.
         text: String,
+    },
+    /// A CSV line is far longer than a record of the expected columns can
+    /// be; reading stopped there, without holding the line in memory.
+    #[error("{}: line {line} is longer than {limit} bytes, far more than a record of numbers needs", path.display())]
+    LineTooLong {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line.
+        line: u64,
+        /// The longest line accepted, in bytes (1 KiB a column + 64 KiB).
+        limit: usize,
     },
     /// A label is not a class index `0..classes` (CSV).
     #[error("{}: line {line}: label {text:?} is not a class index: there are {classes} classes (0..{classes})", path.display())]
@@ -74,7 +86,7 @@ pub enum DataError {
         path: PathBuf,
         /// The 1-based line.
         line: u64,
-        /// The label's text.
+        /// The label's text (shortened as [`DataError::BadNumber`]'s).
         text: String,
         /// The number of classes (`OUT`).
         classes: usize,
@@ -156,13 +168,26 @@ pub enum DataError {
         /// The 0-based target.
         column: usize,
     },
-    /// A feature given to `Dataset::new` is NaN or infinite.
+    /// A feature is NaN or infinite: given to `Dataset::new`, or made so by
+    /// [`Dataset::scale`](super::Dataset::scale) or a
+    /// [`Standardizer`](super::Standardizer) (which then change nothing).
     #[error("feature {column} of row {row} is not finite")]
     NonFiniteFeature {
         /// The 0-based row.
         row: usize,
         /// The 0-based feature.
         column: usize,
+    },
+    /// A dataset must hold at least one row (so that a loss or an accuracy
+    /// over it is always defined).
+    #[error("a dataset needs at least one row, none was given")]
+    NoRows,
+    /// [`Dataset::scale`](super::Dataset::scale) was given a NaN or infinite
+    /// factor.
+    #[error("cannot scale the features by {factor}: the factor must be finite")]
+    BadScale {
+        /// The factor, as `f64`.
+        factor: f64,
     },
     /// A split fraction outside `(0, 1)`, or one that leaves a side empty.
     #[error("cannot split {rows} rows with test fraction {fraction}: both sides must get at least one row")]

@@ -73,8 +73,8 @@ impl<T: Scalar, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
     /// user to run to get the files.
     ///
     /// Errors: either file missing or malformed (see [`read_idx_images`]),
-    /// images of other than `IN` pixels, different item counts, a label not
-    /// below `OUT`.
+    /// images of other than `IN` pixels, no images, different item counts,
+    /// a label not below `OUT`.
     pub fn from_idx(
         images_path: impl AsRef<Path>,
         labels_path: impl AsRef<Path>,
@@ -91,6 +91,12 @@ impl<T: Scalar, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
                     features: IN,
                 },
                 hint: None,
+            });
+        }
+        if images.count == 0 {
+            return Err(DataError::Empty {
+                path: images_path.to_path_buf(),
+                hint,
             });
         }
         let labels = read_idx_labels(labels_path, hint)?;

@@ -19,8 +19,8 @@
 //! let data = Dataset::<f32, 2, 3>::from_csv_reader(csv.as_bytes(), "inline.csv", &CsvOptions::default())?;
 //! let (mut train, mut test) = data.stratified_split(0.5, 7)?; // one row of each class to test
 //! let scaler = Standardizer::fit(&train);
-//! scaler.apply(&mut train);
-//! scaler.apply(&mut test);
+//! scaler.apply(&mut train)?;
+//! scaler.apply(&mut test)?;
 //!
 //! const B: usize = 2;
 //! let mut x = Matrix::<f32, B, 2>::zeros();
@@ -64,8 +64,9 @@ pub type DataRng = rand_chacha::ChaCha8Rng;
 /// A classification dataset: rows of `IN` features, each with a class index
 /// below `OUT`.
 ///
-/// The features are one heap allocation of `len × IN` values; every feature
-/// is finite and every label below `OUT` (checked by every constructor).
+/// The features are one heap allocation of `len × IN` values; there is at
+/// least one row, every feature is finite and every label below `OUT`
+/// (checked by every constructor, kept by every method).
 #[derive(Clone, PartialEq, Debug)]
 pub struct Dataset<T: Scalar, const IN: usize, const OUT: usize> {
     features: Vec<[T; IN]>,
@@ -74,8 +75,12 @@ pub struct Dataset<T: Scalar, const IN: usize, const OUT: usize> {
 
 impl<T: Scalar, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
     /// The dataset with these rows and labels, or an error when their lengths
-    /// differ, a label is not below `OUT` or a feature is not finite.
+    /// differ, there are none, a label is not below `OUT` or a feature is not
+    /// finite.
     pub fn new(features: Vec<[T; IN]>, labels: Vec<usize>) -> Result<Self, DataError> {
+        if features.is_empty() && labels.is_empty() {
+            return Err(DataError::NoRows);
+        }
         if features.len() != labels.len() {
             return Err(DataError::LengthMismatch {
                 features: features.len(),
@@ -103,7 +108,7 @@ impl<T: Scalar, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
         self.labels.len()
     }
 
-    /// No rows.
+    /// No rows: always `false`, a dataset has at least one row.
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
@@ -154,8 +159,12 @@ impl<T: Scalar, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
     }
 
     /// The rows at these indices, in this order (repeats allowed), or an
-    /// error naming the first index past the end.
+    /// error naming the first index past the end, or [`DataError::NoRows`]
+    /// for no indices.
     pub fn subset(&self, rows: &[usize]) -> Result<Self, DataError> {
+        if rows.is_empty() {
+            return Err(DataError::NoRows);
+        }
         let mut features = Vec::with_capacity(rows.len());
         let mut labels = Vec::with_capacity(rows.len());
         for &row in rows {
@@ -179,16 +188,25 @@ impl<T: Scalar, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
     /// Multiplies every feature by `factor` (for example `1.0 / 16.0` for the
     /// digits, whose pixels are `0..=16`).
     ///
-    /// # Panics
-    /// When `factor` is NaN or infinite, or a scaled feature overflows to
-    /// infinity: the features stay finite, as every constructor checks.
-    pub fn scale(&mut self, factor: T) {
-        assert!(factor.is_finite(), "Dataset::scale by {factor}");
+    /// Errors, changing nothing: [`DataError::BadScale`] when `factor` is NaN
+    /// or infinite, [`DataError::NonFiniteFeature`] (the first one) when a
+    /// product would overflow to infinity: the features stay finite.
+    pub fn scale(&mut self, factor: T) -> Result<(), DataError> {
+        if !factor.is_finite() {
+            return Err(DataError::BadScale {
+                factor: factor.to_f64(),
+            });
+        }
+        // Check every product first, then write: on error nothing changed.
+        for (row, features) in self.features.iter().enumerate() {
+            if let Some(column) = features.iter().position(|&x| !(x * factor).is_finite()) {
+                return Err(DataError::NonFiniteFeature { row, column });
+            }
+        }
         for row in &mut self.features {
             row.iter_mut().for_each(|x| *x *= factor);
         }
-        let finite = self.features.iter().flatten().all(|x| x.is_finite());
-        assert!(finite, "Dataset::scale by {factor} overflowed a feature");
+        Ok(())
     }
 
     /// Splits off a shuffled test set of `round(len · test_fraction)` rows;

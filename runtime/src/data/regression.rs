@@ -6,8 +6,8 @@ use super::{shuffled_indices, split_order, DataError, DataRng, Standardizer};
 use crate::{Matrix, Scalar};
 
 /// A regression dataset: rows of `IN` features, each with `OUT` target
-/// values (for `sse` / `mse` networks). Every feature and target is finite
-/// (checked by every constructor).
+/// values (for `sse` / `mse` networks). There is at least one row, and every
+/// feature and target is finite (checked by every constructor).
 ///
 /// ```
 /// use chainrule::data::{CsvOptions, RegressionDataset};
@@ -30,8 +30,11 @@ pub struct RegressionDataset<T: Scalar, const IN: usize, const OUT: usize> {
 
 impl<T: Scalar, const IN: usize, const OUT: usize> RegressionDataset<T, IN, OUT> {
     /// The dataset with these rows and targets, or an error when their
-    /// lengths differ or a value is not finite.
+    /// lengths differ, there are none or a value is not finite.
     pub fn new(features: Vec<[T; IN]>, targets: Vec<[T; OUT]>) -> Result<Self, DataError> {
+        if features.is_empty() && targets.is_empty() {
+            return Err(DataError::NoRows);
+        }
         if features.len() != targets.len() {
             return Err(DataError::LengthMismatch {
                 features: features.len(),
@@ -55,7 +58,7 @@ impl<T: Scalar, const IN: usize, const OUT: usize> RegressionDataset<T, IN, OUT>
         self.targets.len()
     }
 
-    /// No rows.
+    /// No rows: always `false`, a dataset has at least one row.
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.targets.is_empty()
@@ -94,9 +97,11 @@ impl<T: Scalar, const IN: usize, const OUT: usize> RegressionDataset<T, IN, OUT>
     }
 
     /// Standardises the features with `standardizer` (fitted with
-    /// [`Standardizer::fit_rows`] on the training features).
-    pub fn standardize(&mut self, standardizer: &Standardizer<T, IN>) {
-        standardizer.apply_rows(&mut self.features);
+    /// [`Standardizer::fit_rows`] on the training features). An error,
+    /// changing nothing, when a standardised feature would not be finite
+    /// (see [`Standardizer::apply_rows`]).
+    pub fn standardize(&mut self, standardizer: &Standardizer<T, IN>) -> Result<(), DataError> {
+        standardizer.apply_rows(&mut self.features)
     }
 
     /// Copies the rows `rows` (exactly `B` indices) into `x` and their targets
