@@ -22,7 +22,7 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 
 use chainrule::prelude::*;
-use chainrule::weights::{self, WeightsError};
+use chainrule::weights::{self, ContentError};
 use chainrule::ParamInfo;
 
 network! {
@@ -145,8 +145,8 @@ fn import_from_python(dir: &Path) -> Result<(), Box<dyn Error>> {
     // Written without our architecture metadata: `load_into` refuses it,
     // `import_into` checks names, dtypes and shapes only.
     if !matches!(
-        weights::load_into(&mut net, &model),
-        Err(WeightsError::WrongArchitecture { found: None, .. })
+        weights::load_into(&mut net, &model).map_err(|e| e.content().cloned()),
+        Err(Some(ContentError::WrongArchitecture { found: None, .. }))
     ) {
         return Err(format!(
             "{}: load_into should refuse a file without architecture",

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use chainrule::activations::{activate_into, Relu};
 use chainrule::layers::{init_rng, Dense, Init};
-use chainrule::weights::{self, WeightsError};
+use chainrule::weights::{self, ContentError, WeightsError};
 use chainrule::{
     losses, LossReduction, Matrix, Network, ParamInfo, Parameters, Scalar, Targets, UpdateFn,
 };
@@ -210,9 +210,9 @@ fn mlp_tensors() -> Vec<(&'static str, Dtype, Vec<usize>, Vec<u8>)> {
         .collect()
 }
 
-fn load_bytes(bytes: &[u8]) -> (Mlp<f32>, Result<(), WeightsError>) {
+fn load_bytes(bytes: &[u8]) -> (Mlp<f32>, Result<(), ContentError>) {
     let mut net = Mlp::<f32>::init(1);
-    let result = weights::from_bytes_into(&mut net, bytes, "test.safetensors");
+    let result = weights::load_from_bytes_into(&mut net, bytes);
     (net, result)
 }
 
@@ -340,15 +340,15 @@ fn import_ignores_the_missing_architecture_but_checks_the_rest() {
     assert!(net.output.weight.as_slice().iter().all(|&w| w == 0.5));
     // load_into insists on the architecture.
     assert!(matches!(
-        weights::load_into(&mut net, &path),
-        Err(WeightsError::WrongArchitecture { found: None, .. })
+        weights::load_into(&mut net, &path).unwrap_err().content(),
+        Some(ContentError::WrongArchitecture { found: None, .. })
     ));
     let mut tensors = mlp_tensors();
     tensors[0].2 = vec![3, 4];
     std::fs::write(&path, raw_file(&tensors, None)).unwrap();
     assert!(matches!(
-        weights::import_into(&mut net, &path),
-        Err(WeightsError::WrongShape { .. })
+        weights::import_into(&mut net, &path).unwrap_err().content(),
+        Some(ContentError::WrongShape { .. })
     ));
 }
 
@@ -368,7 +368,7 @@ fn every_truncation_is_a_typed_error_and_leaves_the_network_unchanged() {
     for len in 0..bytes.len() {
         let (net, result) = load_bytes(&bytes[..len]);
         assert!(
-            matches!(result, Err(WeightsError::Corrupt { .. })),
+            matches!(result, Err(ContentError::Corrupt { .. })),
             "truncated to {len} bytes: {result:?}"
         );
         assert_eq!(net, Mlp::init(1), "truncated to {len}: network unchanged");
@@ -377,7 +377,7 @@ fn every_truncation_is_a_typed_error_and_leaves_the_network_unchanged() {
     longer.push(0);
     assert!(matches!(
         load_bytes(&longer).1,
-        Err(WeightsError::Corrupt { .. })
+        Err(ContentError::Corrupt { .. })
     ));
 }
 
@@ -398,8 +398,18 @@ fn corrupt_bytes_give_typed_errors_never_panics() {
     }
     let (_, result) = load_bytes(b"not a safetensors file at all");
     let err = result.unwrap_err();
-    assert!(matches!(err, WeightsError::Corrupt { .. }), "{err:?}");
-    assert!(err.to_string().contains("test.safetensors"), "{err}");
+    // "not a sa" as a little-endian length is far beyond any header.
+    assert!(
+        matches!(err, ContentError::HeaderTooLarge { .. }),
+        "{err:?}"
+    );
+    let (_, result) = load_bytes(b"\x10\0\0\0\0\0\0\0not json at all!");
+    let err = result.unwrap_err();
+    assert!(matches!(err, ContentError::Corrupt { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("not a valid safetensors file"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -408,9 +418,7 @@ fn another_architecture_is_refused_with_both_declarations() {
     let (net, result) = load_bytes(&bytes);
     let err = result.unwrap_err();
     match &err {
-        WeightsError::WrongArchitecture {
-            expected, found, ..
-        } => {
+        ContentError::WrongArchitecture { expected, found } => {
             assert_eq!(expected, <Mlp<f32> as Network<3, 2>>::ARCHITECTURE);
             assert_eq!(found.as_deref(), Some("hidden: Dense<3, 5> => relu, ..."));
         }
@@ -429,7 +437,7 @@ fn missing_tensor_is_named() {
         Some(<Mlp<f32> as Network<3, 2>>::ARCHITECTURE),
     ));
     match result {
-        Err(WeightsError::MissingTensor { name, .. }) => assert_eq!(name, "output.bias"),
+        Err(ContentError::MissingTensor { name }) => assert_eq!(name, "output.bias"),
         other => panic!("expected MissingTensor, got {other:?}"),
     }
     assert_eq!(net, Mlp::init(1));
@@ -444,7 +452,7 @@ fn extra_tensor_is_named() {
         Some(<Mlp<f32> as Network<3, 2>>::ARCHITECTURE),
     ));
     match result {
-        Err(WeightsError::UnexpectedTensor { name, .. }) => assert_eq!(name, "output.scale"),
+        Err(ContentError::UnexpectedTensor { name }) => assert_eq!(name, "output.scale"),
         other => panic!("expected UnexpectedTensor, got {other:?}"),
     }
     assert_eq!(net, Mlp::init(1));
@@ -459,11 +467,10 @@ fn transposed_weight_is_a_wrong_shape() {
         Some(<Mlp<f32> as Network<3, 2>>::ARCHITECTURE),
     ));
     match result {
-        Err(WeightsError::WrongShape {
+        Err(ContentError::WrongShape {
             name,
             expected,
             found,
-            ..
         }) => {
             assert_eq!(name, "hidden.weight");
             assert_eq!((expected, found), (vec![4, 3], vec![3, 4]));
@@ -479,7 +486,7 @@ fn transposed_weight_is_a_wrong_shape() {
         Some(<Mlp<f32> as Network<3, 2>>::ARCHITECTURE),
     ));
     assert!(
-        matches!(result, Err(WeightsError::WrongShape { .. })),
+        matches!(result, Err(ContentError::WrongShape { .. })),
         "{result:?}"
     );
 }
@@ -490,13 +497,12 @@ fn f64_file_into_f32_network_is_a_wrong_dtype() {
     let path = dir.join("mlp64.safetensors");
     weights::save(&Mlp::<f64>::init(2), &path).unwrap();
     let err = weights::load::<Mlp<f32>, 3, 2>(&path).unwrap_err();
-    match &err {
-        WeightsError::WrongDtype {
+    match err.content() {
+        Some(ContentError::WrongDtype {
             name,
             expected,
             found,
-            ..
-        } => assert_eq!(
+        }) => assert_eq!(
             (name.as_str(), expected.as_str(), found.as_str()),
             ("hidden.weight", "F32", "F64")
         ),
@@ -510,7 +516,7 @@ fn f64_file_into_f32_network_is_a_wrong_dtype() {
         Some(<Mlp<f32> as Network<3, 2>>::ARCHITECTURE),
     ));
     assert!(
-        matches!(result, Err(WeightsError::WrongDtype { .. })),
+        matches!(result, Err(ContentError::WrongDtype { .. })),
         "{result:?}"
     );
 }
@@ -526,7 +532,7 @@ fn non_finite_values_are_refused() {
         Some(<Mlp<f32> as Network<3, 2>>::ARCHITECTURE),
     ));
     match result {
-        Err(WeightsError::NonFinite { name, index, .. }) => {
+        Err(ContentError::NonFinite { name, index }) => {
             assert_eq!((name.as_str(), index), ("output.bias", 1))
         }
         other => panic!("expected NonFinite, got {other:?}"),
@@ -572,25 +578,47 @@ fn a_failed_save_leaves_the_target_and_directory_as_they_were() {
 }
 
 #[test]
-fn saving_parameters_with_their_own_architecture_string() {
+fn saving_parameters_with_user_metadata() {
     let dir = temp_dir("params");
     let path = dir.join("grads.safetensors");
     let net = Mlp::<f64>::init(4);
-    weights::save_parameters(
-        &net,
-        &[("architecture", "gradients"), ("note", "a test")],
-        &path,
-    )
-    .unwrap();
+    weights::save_parameters(&net, &[("note", "a test")], &path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     let (_, metadata) = SafeTensors::read_metadata(&bytes).unwrap();
-    assert_eq!(
-        metadata.metadata().as_ref().unwrap()["architecture"],
-        "gradients"
-    );
+    let metadata = metadata.metadata().clone().unwrap();
+    assert_eq!(metadata["note"], "a test");
+    assert_eq!(metadata["format"], "pt");
+    assert!(!metadata.contains_key("architecture"));
     let mut other = Mlp::<f64>::init(5);
     weights::import_into(&mut other, &path).unwrap();
     assert_eq!(other, net);
+}
+
+#[test]
+fn user_metadata_cannot_overwrite_reserved_keys() {
+    let dir = temp_dir("reserved");
+    let path = dir.join("grads.safetensors");
+    let net = Mlp::<f64>::init(4);
+    weights::save_parameters(&net, &[("note", "the first save")], &path).unwrap();
+    let first = std::fs::read(&path).unwrap();
+    for key in [
+        "format",
+        "architecture",
+        "chainrule.checksum",
+        "chainrule.anything",
+    ] {
+        let err = weights::save_parameters(&net, &[(key, "mine")], &path).unwrap_err();
+        match err.content() {
+            Some(ContentError::ReservedMetadataKey { key: k }) => assert_eq!(k, key),
+            other => panic!("{key}: expected ReservedMetadataKey, got {other:?}"),
+        }
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            first,
+            "{key}: nothing written"
+        );
+    }
+    assert_eq!(files_in(&dir), ["grads.safetensors"]);
 }
 
 // ------------------------------------------------- networks from network!
@@ -659,9 +687,9 @@ fn same_tensors_with_another_activation_is_another_architecture() {
     let bytes = weights::to_bytes(&Mnist::<f32>::new(1)).unwrap();
     let mut other = MnistTanh::<f32>::new(2);
     let before = other.clone();
-    let err = weights::from_bytes_into(&mut other, &bytes, "mnist.safetensors").unwrap_err();
+    let err = weights::load_from_bytes_into(&mut other, &bytes).unwrap_err();
     assert!(
-        matches!(err, WeightsError::WrongArchitecture { .. }),
+        matches!(err, ContentError::WrongArchitecture { .. }),
         "{err:?}"
     );
     assert!(
@@ -681,31 +709,387 @@ fn a_layer_without_bias_has_no_bias_tensor_and_widths_are_checked() {
     assert_eq!(names, ["first.weight", "second.bias", "second.weight"]);
     assert_eq!(file.tensor("first.weight").unwrap().shape(), [5, 6]);
     let mut copy = Narrow::<5, f64>::zeros();
-    weights::from_bytes_into(&mut copy, &bytes, "narrow.safetensors").unwrap();
+    weights::load_from_bytes_into(&mut copy, &bytes).unwrap();
     assert_eq!(copy, net);
     // Another width: refused, by architecture or, when imported, by shape.
     let mut wider = Narrow::<7, f64>::zeros();
-    let err = weights::from_bytes_into(&mut wider, &bytes, "narrow.safetensors").unwrap_err();
+    let err = weights::load_from_bytes_into(&mut wider, &bytes).unwrap_err();
     assert!(
         matches!(
             err,
-            WeightsError::WrongArchitecture { .. } | WeightsError::WrongShape { .. }
+            ContentError::WrongArchitecture { .. } | ContentError::WrongShape { .. }
         ),
         "{err:?}"
     );
     let dir = temp_dir("narrow");
     std::fs::write(dir.join("n.safetensors"), &bytes).unwrap();
     let err = weights::import_into(&mut wider, dir.join("n.safetensors")).unwrap_err();
-    match err {
-        WeightsError::WrongShape {
+    match err.content().cloned() {
+        Some(ContentError::WrongShape {
             name,
             expected,
             found,
-            ..
-        } => {
+        }) => {
             assert_eq!(name, "first.weight");
             assert_eq!((expected, found), (vec![7, 6], vec![5, 6]));
         }
         other => panic!("expected WrongShape, got {other:?}"),
+    }
+}
+
+// ------------------------------------------- hostile files (issue 12, 8–11)
+
+/// The names in `dir` that are not `keep` (temporary files left behind).
+fn leftovers(dir: &Path, keep: &[&str]) -> Vec<String> {
+    files_in(dir)
+        .into_iter()
+        .filter(|n| !keep.contains(&n.as_str()))
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_planted_at_a_temporary_name_is_never_followed() {
+    let dir = temp_dir("symlink");
+    let victim = dir.join("victim.txt");
+    std::fs::write(&victim, b"precious").unwrap();
+    let target = dir.join("w.safetensors");
+    // The old fixed temporary name `.NAME.tmp-<pid>`, and a few guesses.
+    for name in [
+        format!(".w.safetensors.tmp-{}", std::process::id()),
+        ".w.safetensors.tmp".to_owned(),
+        "w.safetensors.tmp".to_owned(),
+    ] {
+        std::os::unix::fs::symlink(&victim, dir.join(name)).unwrap();
+    }
+    weights::save(&Mlp::<f32>::init(1), &target).unwrap();
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert_eq!(
+        weights::load::<Mlp<f32>, 3, 2>(&target).unwrap(),
+        Mlp::init(1)
+    );
+}
+
+#[test]
+fn concurrent_saves_to_one_path_all_succeed_and_leave_one_whole_file() {
+    let dir = temp_dir("concurrent");
+    let path = dir.join("w.safetensors");
+    let nets = [Mlp::<f32>::init(1), Mlp::<f32>::init(2)];
+    weights::save(&nets[0], &path).unwrap();
+    std::thread::scope(|scope| {
+        for net in &nets {
+            let path = &path;
+            scope.spawn(move || {
+                for round in 0..200 {
+                    weights::save(net, path).unwrap_or_else(|e| panic!("round {round}: {e}"));
+                }
+            });
+        }
+        // A reader meanwhile always finds one whole save or the other.
+        let path = &path;
+        scope.spawn(move || {
+            for _ in 0..200 {
+                let loaded: Mlp<f32> = weights::load(path).unwrap();
+                assert!(loaded == Mlp::init(1) || loaded == Mlp::init(2));
+            }
+        });
+    });
+    let last: Mlp<f32> = weights::load(&path).unwrap();
+    assert!(last == nets[0] || last == nets[1]);
+    assert_eq!(leftovers(&dir, &["w.safetensors"]), Vec::<String>::new());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_replaced_file_keeps_its_permissions_and_a_new_one_gets_the_usual_ones() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("permissions");
+    let path = dir.join("w.safetensors");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    weights::save(&Mlp::<f32>::init(1), &path).unwrap();
+    // A new file: what File::create gives in the same place (0666 less the umask).
+    let plain = dir.join("plain");
+    std::fs::File::create(&plain).unwrap();
+    assert_eq!(mode(&path), mode(&plain));
+    for wanted in [0o600, 0o640, 0o444] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(wanted)).unwrap();
+        weights::save(&Mlp::<f32>::init(2), &path).unwrap();
+        assert_eq!(mode(&path), wanted, "{wanted:o}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_refused_without_blocking() {
+    let dir = temp_dir("fifo");
+    let path = dir.join("w.safetensors");
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let fifo = path.clone();
+    std::thread::spawn(move || {
+        let _ = sender.send(weights::load::<Mlp<f32>, 3, 2>(&fifo).map(|_| ()));
+    });
+    // Before the fix the load opened the FIFO and blocked for ever.
+    let result = receiver
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("load of a FIFO blocked");
+    match result {
+        Err(WeightsError::NotAFile { kind, .. }) => assert_eq!(kind, "a FIFO"),
+        other => panic!("expected NotAFile, got {other:?}"),
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_device_or_a_directory_is_refused_before_reading() {
+    let err = weights::load::<Mlp<f32>, 3, 2>("/dev/zero").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WeightsError::NotAFile {
+                kind: "a character device",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = weights::load::<Mlp<f32>, 3, 2>(temp_dir("as-dir")).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WeightsError::NotAFile {
+                kind: "a directory",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+}
+
+#[test]
+fn a_file_larger_than_the_network_allows_is_refused_before_reading() {
+    let dir = temp_dir("huge");
+    let path = dir.join("w.safetensors");
+    weights::save(&Mlp::<f32>::init(1), &path).unwrap();
+    // A valid file grown to 1 GiB (sparse: no disk space used). Before the
+    // fix, all of it was read into memory, then refused as corrupt.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    match weights::load::<Mlp<f32>, 3, 2>(&path).unwrap_err() {
+        WeightsError::TooLarge { size, limit, .. } => {
+            assert_eq!(size, 1 << 30);
+            // 26 scalars: the limit is the 64 KiB header allowance and a bit.
+            assert!(limit < 80 * 1024, "{limit}");
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    let mut params = Mlp::<f32>::init(3);
+    assert!(matches!(
+        weights::import_into(&mut params, &path),
+        Err(WeightsError::TooLarge { .. })
+    ));
+}
+
+/// A valid safetensors file with `count` empty extra tensors: a header of
+/// about 60 bytes each.
+fn many_tensors(count: usize) -> Vec<u8> {
+    let mut header = String::from("{");
+    for i in 0..count {
+        header += &format!(r#""t{i}":{{"dtype":"F32","shape":[0],"data_offsets":[0,0]}},"#);
+    }
+    header.pop();
+    header.push('}');
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header.as_bytes());
+    bytes
+}
+
+#[test]
+fn a_header_far_larger_than_the_network_needs_is_refused_before_parsing() {
+    let bytes = many_tensors(40_000); // a 2.4 MB header
+    assert!(SafeTensors::deserialize(&bytes).is_ok(), "a valid file");
+    let (net, result) = load_bytes(&bytes);
+    match result {
+        Err(ContentError::HeaderTooLarge { size, limit }) => {
+            assert_eq!(size, bytes.len() as u64 - 8);
+            assert!(limit < 80 * 1024, "{limit}");
+        }
+        other => panic!("expected HeaderTooLarge, got {other:?}"),
+    }
+    assert_eq!(net, Mlp::init(1));
+    // A small one is parsed, and refused for what it holds.
+    let (_, result) = load_bytes(&many_tensors(3));
+    assert!(
+        matches!(result, Err(ContentError::WrongArchitecture { .. })),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn saving_a_non_finite_parameter_is_refused_and_writes_nothing() {
+    let dir = temp_dir("nan-save");
+    let path = dir.join("w.safetensors");
+    weights::save(&Mlp::<f32>::init(1), &path).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let mut net = Mlp::<f32>::init(2);
+        net.output.bias.as_mut_slice()[1] = bad;
+        let err = weights::save(&net, &path).unwrap_err();
+        match err.content() {
+            Some(ContentError::NonFinite { name, index }) => {
+                assert_eq!((name.as_str(), *index), ("output.bias", 1))
+            }
+            other => panic!("{bad}: expected NonFinite, got {other:?}"),
+        }
+        assert!(matches!(
+            weights::to_bytes(&net),
+            Err(ContentError::NonFinite { .. })
+        ));
+        assert_eq!(std::fs::read(&path).unwrap(), before, "{bad}: file kept");
+    }
+    assert_eq!(leftovers(&dir, &["w.safetensors"]), Vec::<String>::new());
+}
+
+#[test]
+fn every_single_bit_flip_is_refused_or_changes_no_weight() {
+    let net = Mlp::<f32>::init(3);
+    let bytes = weights::to_bytes(&net).unwrap();
+    let (mut refused, mut harmless) = (0, 0);
+    for byte in 0..bytes.len() {
+        for bit in 0..8 {
+            let mut flipped = bytes.clone();
+            flipped[byte] ^= 1 << bit;
+            let mut loaded = Mlp::<f32>::init(1);
+            match weights::load_from_bytes_into(&mut loaded, &flipped) {
+                Ok(()) => {
+                    // Before the checksum, flips in the data loaded here as
+                    // other weights.
+                    assert_eq!(loaded, net, "byte {byte} bit {bit} loaded other weights");
+                    harmless += 1;
+                }
+                Err(_) => {
+                    assert_eq!(loaded, Mlp::init(1), "byte {byte} bit {bit}: unchanged");
+                    refused += 1;
+                }
+            }
+        }
+    }
+    // Harmless flips exist (say, the case of a hexadecimal digit of the
+    // checksum), but every flip of the data is refused.
+    let data_bits = 26 * 4 * 8;
+    assert!(
+        refused >= data_bits,
+        "{refused} refused, {harmless} harmless"
+    );
+}
+
+#[test]
+fn the_checksum_is_crc32_of_the_tensors_in_name_order() {
+    let net = Mlp::<f64>::init(5);
+    let bytes = weights::to_bytes(&net).unwrap();
+    let file = SafeTensors::deserialize(&bytes).unwrap();
+    let mut names = file.names();
+    names.sort_unstable();
+    let mut hasher = crc32fast::Hasher::new();
+    for name in names {
+        hasher.update(file.tensor(name).unwrap().data());
+    }
+    let (_, metadata) = SafeTensors::read_metadata(&bytes).unwrap();
+    assert_eq!(
+        metadata.metadata().as_ref().unwrap()[weights::CHECKSUM_KEY],
+        format!("crc32:{:08x}", hasher.finalize())
+    );
+}
+
+#[test]
+fn a_checksum_that_does_not_match_or_does_not_parse_is_refused() {
+    let architecture = <Mlp<f32> as Network<3, 2>>::ARCHITECTURE;
+    let with_checksum = |checksum: &str| {
+        let views: Vec<(String, Vec<usize>, Vec<u8>)> = mlp_tensors()
+            .into_iter()
+            .map(|(n, _, s, b)| (n.to_owned(), s, b))
+            .collect();
+        let tensors: Vec<(&str, TensorView<'_>)> = views
+            .iter()
+            .map(|(n, s, b)| {
+                (
+                    n.as_str(),
+                    TensorView::new(Dtype::F32, s.clone(), b).unwrap(),
+                )
+            })
+            .collect();
+        let metadata = HashMap::from([
+            ("architecture".to_owned(), architecture.to_owned()),
+            (weights::CHECKSUM_KEY.to_owned(), checksum.to_owned()),
+        ]);
+        safetensors::tensor::serialize(tensors, Some(metadata)).unwrap()
+    };
+    let (net, result) = load_bytes(&with_checksum("crc32:00000000"));
+    match result {
+        Err(ContentError::ChecksumMismatch { stored, computed }) => {
+            assert_eq!(stored, "crc32:00000000");
+            assert!(computed.starts_with("crc32:") && computed.len() == 14);
+        }
+        other => panic!("expected ChecksumMismatch, got {other:?}"),
+    }
+    assert_eq!(net, Mlp::init(1));
+    let (_, result) = load_bytes(&with_checksum("sha256:abc"));
+    assert!(
+        matches!(result, Err(ContentError::BadChecksum { .. })),
+        "{result:?}"
+    );
+    // Without a checksum (as PyTorch writes files) the tensors still load.
+    let (_, result) = load_bytes(&raw_file(&mlp_tensors(), Some(architecture)));
+    result.unwrap();
+}
+
+#[test]
+fn bytes_and_files_get_exactly_the_same_checks() {
+    let good = weights::to_bytes(&Mlp::<f32>::init(3)).unwrap();
+    let architecture = <Mlp<f32> as Network<3, 2>>::ARCHITECTURE;
+    let mut nan = mlp_tensors();
+    nan[3].3[..4].copy_from_slice(&f32::NAN.to_le_bytes());
+    // A header of `len` bytes: `{}` and spaces (valid JSON).
+    let padded_header = |len: u64| {
+        let mut bytes = len.to_le_bytes().to_vec();
+        bytes.extend_from_slice(b"{}");
+        bytes.resize(8 + len as usize, b' ');
+        bytes
+    };
+    let header_limit = match weights::load_from_bytes::<Mlp<f32>, 3, 2>(&many_tensors(40_000)) {
+        Err(ContentError::HeaderTooLarge { limit, .. }) => limit,
+        other => panic!("expected HeaderTooLarge, got {other:?}"),
+    };
+    let mut flipped = good.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x40;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated", good[..good.len() - 3].to_vec()),
+        ("flipped bit", flipped),
+        ("no architecture", raw_file(&mlp_tensors(), None)),
+        ("another architecture", raw_file(&mlp_tensors(), Some("x"))),
+        ("NaN", raw_file(&nan, Some(architecture))),
+        ("header over the limit", padded_header(header_limit + 1)),
+        ("not safetensors", b"\x02\0\0\0\0\0\0\0{}".to_vec()),
+    ];
+    let dir = temp_dir("same-checks");
+    for (what, bytes) in cases {
+        let path = dir.join(format!("{what}.safetensors"));
+        std::fs::write(&path, &bytes).unwrap();
+        let from_file = weights::load::<Mlp<f32>, 3, 2>(&path).unwrap_err();
+        let from_bytes = weights::load_from_bytes::<Mlp<f32>, 3, 2>(&bytes).unwrap_err();
+        assert_eq!(from_file.content(), Some(&from_bytes), "{what}");
+        assert_eq!(from_file.path(), path, "{what}");
+        assert!(
+            from_file.to_string().contains(&*path.to_string_lossy()),
+            "{what}"
+        );
     }
 }
