@@ -54,7 +54,6 @@ mod targets;
 mod test_nets;
 #[cfg(feature = "std")]
 pub mod train;
-#[cfg(feature = "std")]
 pub mod weights;
 
 pub use chainrule_macros::network;

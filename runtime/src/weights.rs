@@ -53,7 +53,14 @@
 //!
 //! [safetensors]: https://github.com/huggingface/safetensors
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+#[cfg(feature = "std")]
 use std::io::{Read, Write};
+#[cfg(feature = "std")]
 use std::path::{Path, PathBuf};
 
 use safetensors::tensor::{Dtype, Metadata, SafeTensors, TensorView};
@@ -194,7 +201,8 @@ pub enum ContentError {
 }
 
 /// What can go wrong while saving or loading a weight file. Every variant
-/// names the file.
+/// names the file. (With the `std` feature.)
+#[cfg(feature = "std")]
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WeightsError {
@@ -245,6 +253,7 @@ pub enum WeightsError {
     },
 }
 
+#[cfg(feature = "std")]
 impl WeightsError {
     /// The file the error is about.
     #[must_use]
@@ -338,6 +347,7 @@ pub fn import_from_bytes_into<P: Parameters>(
 
 // ------------------------------------------------------------------ files
 
+#[cfg(feature = "std")]
 /// Saves the network's parameters to `path` in the safetensors format,
 /// atomically (see the [module docs](self)): readers see the old file or the
 /// new one, never a mix, even if the process dies midway.
@@ -353,6 +363,7 @@ pub fn save<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
     write_atomically(path, &bytes)
 }
 
+#[cfg(feature = "std")]
 /// Loads a network saved by [`save`]: the architecture in the file must be
 /// this network's, the checksum (when the file has one) must match, and
 /// every tensor must be present with the right dtype and shape and finite
@@ -375,6 +386,7 @@ pub fn load<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
     Ok(net)
 }
 
+#[cfg(feature = "std")]
 /// Like [`load`], overwriting the parameters of `net`. On error `net` is
 /// unchanged.
 pub fn load_into<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
@@ -386,6 +398,7 @@ pub fn load_into<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
     decode_into(net, &bytes, Some(N::ARCHITECTURE)).map_err(|error| content(path, error))
 }
 
+#[cfg(feature = "std")]
 /// Loads tensors written by another program (for example PyTorch's
 /// `safetensors.torch.save_file(model.state_dict(), path)`) into any set of
 /// parameters: names, dtypes, shapes, finiteness and the checksum (when
@@ -401,6 +414,7 @@ pub fn import_into<P: Parameters>(
     decode_into(params, &bytes, None).map_err(|error| content(path, error))
 }
 
+#[cfg(feature = "std")]
 /// Saves any set of parameters (for example a network's gradients, or
 /// inputs and outputs for a test) with these metadata entries (besides
 /// `format: pt` and the checksum), atomically as [`save`].
@@ -541,6 +555,7 @@ fn header_limit<P: Parameters + ?Sized>(params: &P, architecture_len: usize) -> 
     entries + 6 * architecture_len as u64 + 128 + HEADER_SLACK
 }
 
+#[cfg(feature = "std")]
 /// The largest weight file accepted for `params`: the length prefix, the
 /// header limit and every scalar in 8 bytes (so that an F64 file for an f32
 /// network still reaches the clearer dtype error).
@@ -762,6 +777,7 @@ pub(crate) fn read_values(bytes: &[u8], dtype: Dtype) -> impl Iterator<Item = f6
 
 // --------------------------------------------------------- file system
 
+#[cfg(feature = "std")]
 fn content(path: &Path, error: ContentError) -> WeightsError {
     WeightsError::Content {
         path: path.to_path_buf(),
@@ -769,6 +785,7 @@ fn content(path: &Path, error: ContentError) -> WeightsError {
     }
 }
 
+#[cfg(feature = "std")]
 /// What a path that is not a regular file is.
 fn file_kind(file_type: std::fs::FileType) -> &'static str {
     #[cfg(unix)]
@@ -794,6 +811,7 @@ fn file_kind(file_type: std::fs::FileType) -> &'static str {
     }
 }
 
+#[cfg(feature = "std")]
 /// Reads the regular file `path` of at most `limit` bytes: its type and size
 /// are checked before reading (a FIFO or a device is never read), and the
 /// read stops past `limit` bytes should the file grow meanwhile.
@@ -857,6 +875,7 @@ pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, WeightsEr
     Ok(bytes)
 }
 
+#[cfg(feature = "std")]
 /// Writes `bytes` to a fresh temporary file next to `path` (created
 /// exclusively under a random name), syncs it, gives it the permissions of
 /// the file it replaces, renames it to `path` and syncs the directory. On
@@ -910,6 +929,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WeightsE
     sync_dir(dir).map_err(io("cannot flush the directory to disk"))
 }
 
+#[cfg(feature = "std")]
 /// Flushes a directory's entries (the rename) to disk, where the platform
 /// can (Unix); elsewhere the rename is as durable as the OS makes it.
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
