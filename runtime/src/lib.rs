@@ -23,6 +23,8 @@
 //!   target enables them at compile time (`-C target-feature=+avx2,+fma`),
 //!   the portable ones otherwise.
 //! - `progress` (default, implies `std`): the training loop's progress bar.
+//! - `onnx` (implies `std`): [`onnx`], ONNX export of a network's forward
+//!   pass (adds `prost`).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 
@@ -42,6 +44,8 @@ pub mod layers;
 pub mod losses;
 mod matrix;
 mod network;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 pub mod ops;
 #[cfg(feature = "std")]
 pub mod optim;
