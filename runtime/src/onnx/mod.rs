@@ -112,7 +112,7 @@ mod lower;
 mod proto;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use prost::Message;
 
@@ -244,15 +244,10 @@ pub enum OnnxError {
         #[source]
         source: std::io::Error,
     },
-    /// Writing the model to a file failed.
-    #[error("{}: cannot write the ONNX model: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// Writing the model file failed (the error names the file and what
+    /// failed).
+    #[error("cannot save the ONNX model: {0}")]
+    File(#[source] crate::weights::WeightsError),
 }
 
 /// The ONNX model (protobuf bytes) of `graph`'s forward pass with the
@@ -290,14 +285,14 @@ pub fn write<P: Parameters, W: Write>(
 /// Saves the ONNX model of `graph` with `params` to `path` (see
 /// [`to_bytes`]).
 ///
-/// Nothing is written when the export fails. The model goes to a new
-/// temporary file in the same directory (created exclusively, so a link
-/// planted there is never followed), which is flushed to disk and renamed
-/// over `path`: `path` holds the old file or the whole new one, never part
-/// of a model.
+/// Nothing is written when the export fails. The file is written as
+/// [`weights::save`](crate::weights::save) writes weight files: to a fresh,
+/// exclusive temporary file in the same directory, flushed to disk and
+/// renamed over `path`, so `path` holds the old file or the whole new model,
+/// never part of one.
 ///
 /// # Errors
-/// As [`to_bytes`], and [`OnnxError::Io`] when the file cannot be written.
+/// As [`to_bytes`], and [`OnnxError::File`] when the file cannot be written.
 pub fn save<P: Parameters>(
     graph: &GraphSpec,
     params: &P,
@@ -305,53 +300,7 @@ pub fn save<P: Parameters>(
 ) -> Result<(), OnnxError> {
     let path = path.as_ref();
     let bytes = to_bytes(graph, params)?;
-    write_atomically(path, &bytes).map_err(|source| OnnxError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-/// Writes `bytes` to a fresh temporary file next to `path`, syncs it and
-/// renames it to `path`; on error the temporary file is removed.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-    let name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file")
-    })?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let mut temp_name = std::ffi::OsString::from(".");
-        temp_name.push(name);
-        let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
-        temp_name.push(format!(".{}-{nanos}-{unique}.tmp", std::process::id()));
-        let temp = path.with_file_name(temp_name);
-        let mut file = match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-        {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 16 => continue,
-            Err(e) => return Err(e),
-        };
-        let result = file
-            .write_all(bytes)
-            .and_then(|()| file.sync_all())
-            .and_then(|()| {
-                drop(file);
-                std::fs::rename(&temp, path)
-            });
-        if result.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        return result;
-    }
+    crate::weights::write_atomically(path, &bytes).map_err(OnnxError::File)
 }
 
 #[cfg(test)]

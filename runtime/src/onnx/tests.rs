@@ -241,7 +241,7 @@ fn write_and_save_give_the_bytes_of_to_bytes() {
     let missing = dir.join("no/such/dir/mlp.onnx");
     let error = save(&MLP, &params, &missing).unwrap_err();
     assert!(
-        matches!(&error, OnnxError::Io { path, .. } if path == &missing),
+        matches!(&error, OnnxError::File(e) if e.path() == missing),
         "{error}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
