@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each example uses its own part of this module
 
+pub mod mnist;
+
 use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
