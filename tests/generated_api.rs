@@ -109,11 +109,7 @@ fn initialisation_is_seeded_bounded_and_zero_biased() {
         Mixed::<f64>::new(43),
         "another seed gives another network"
     );
-    assert_eq!(
-        <Mixed<f64> as Network<6, 3>>::init(42),
-        a,
-        "Network::init is new"
-    );
+    assert_eq!(<Mixed<f64> as Model>::init(42), a, "Network::init is new");
 
     // tanh layer: Xavier, U(±√(6/(6+5))); leaky_relu layer: He, U(±√(6/5));
     // the identity layer: Xavier, U(±√(6/(4+3))).
@@ -177,14 +173,14 @@ fn convenience_methods_agree_with_workspace_methods_and_the_trait() {
     let out = net.forward(&x);
     let mut ws = net.workspace::<4>();
     assert_eq!(*net.forward_with(&x, &mut ws), out);
-    let mut trait_ws = <Mixed<f64> as Network<6, 3>>::new_workspace::<4>(&net);
+    let mut trait_ws = <Mixed<f64> as Model>::new_workspace::<4>(&net);
     assert_eq!(*Network::forward_with(&net, &x, &mut trait_ws), out);
 
     let loss = net.loss(&x, &y);
     assert_eq!(net.loss_with(&x, &y, &mut ws), loss);
     let mut grads = net.gradients();
     assert_eq!(net.backward(&x, &y, &mut grads, &mut ws), loss);
-    let mut trait_grads = Network::new_gradients(&net);
+    let mut trait_grads = Model::new_gradients(&net);
     assert_eq!(
         Network::backward(&net, &x, &y, &mut trait_grads, &mut trait_ws),
         loss
@@ -262,7 +258,7 @@ fn update_with_visits_every_tensor_with_its_gradient() {
         }
     });
     let mut seen = Vec::new();
-    Network::update_with(&mut net, &grads, &mut |info, params, g| {
+    Model::update_with(&mut net, &grads, &mut |info, params, g| {
         assert_eq!(params.len(), g.len(), "{}", info.name);
         seen.push(info.name.to_owned());
     });
@@ -292,8 +288,8 @@ fn graph_dot_describes_forward_and_backward() {
         dot.contains("dl_d") || dot.contains("∂l/∂"),
         "no backward nodes:\n{dot}"
     );
-    assert_eq!(<Mnist<f32> as Network<784, 10>>::graph_dot(), dot);
-    assert!(!<Mnist<f32> as Network<784, 10>>::ARCHITECTURE.is_empty());
+    assert_eq!(<Mnist<f32> as Model>::graph_dot(), dot);
+    assert!(!<Mnist<f32> as Model>::ARCHITECTURE.is_empty());
 }
 
 #[test]

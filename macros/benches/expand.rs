@@ -9,13 +9,13 @@
 // (the stub, the unit tests under `cfg(test)`) is allowed to be unused.
 #![allow(dead_code, unused_imports)]
 
-#[path = "../src/check.rs"]
+#[path = "../src/check/mod.rs"]
 mod check;
 #[path = "../src/codegen/mod.rs"]
 mod codegen;
 #[path = "../src/ir.rs"]
 mod ir;
-#[path = "../src/parse.rs"]
+#[path = "../src/parse/mod.rs"]
 mod parse;
 #[path = "../src/vocab.rs"]
 mod vocab;

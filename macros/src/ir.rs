@@ -1,24 +1,40 @@
-//! Stage 2, lower: the syntax tree into a graph of operations.
+//! Stage 2, lower: the syntax tree into one graph of operations, whichever
+//! form the user wrote.
 //!
-//! The graph has parameter-holding layers on one side and operation nodes on
-//! the other: an input node, dense-apply nodes that refer to a layer,
-//! activation nodes, and loss nodes. A chain is one particular graph (each
-//! node feeds the next); a graph form with skip connections, shared layers
-//! or several inputs lowers into the same structure (a layer applied twice is
-//! two dense nodes referring to one layer).
+//! Nodes are values: the inputs, and the result of each operation (a layer
+//! applied to a value, a function such as `relu` or `concat`, `+`, `*`). A
+//! chain is one particular graph (each node feeds the next); the graph form
+//! lowers `fn forward`'s `let` bindings and expressions into the same
+//! structure. A layer applied twice is two nodes naming one layer.
 //!
-//! Nothing is resolved or checked here: names stay identifiers with their
-//! spans, dimensions stay as written.
+//! Nothing is resolved here: layer and function names stay identifiers with
+//! their spans (the check stage resolves them, with "did you mean"),
+//! dimensions stay as written. What this stage does report is what only the
+//! body's syntax can tell: an unknown variable, a value used before it is
+//! defined (which is how a cycle would be written), a `let` never used, and
+//! expressions that are not operations of the graph.
+
+use std::collections::HashMap;
 
 use proc_macro2::Span;
-use syn::{Attribute, Generics, Ident, Visibility};
+use syn::spanned::Spanned;
+use syn::{Attribute, Expr, Generics, Ident, Visibility};
 
-use crate::parse::{Dim, Entry, NetworkDef};
+use crate::parse::forward::{ForwardDecl, Port};
+use crate::parse::{token_text, Dim, Entry, InputDecl, LayerDecl, LossDecl, NetworkDef, Settings};
+use crate::vocab;
 
 /// The index of a node in [`Graph::nodes`].
 pub type NodeId = usize;
-/// The index of a layer in [`Graph::layers`].
-pub type LayerId = usize;
+
+/// Which form the network was declared in.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Form {
+    /// Layers in order, each applied to the previous output.
+    Sequential,
+    /// `fn forward` with the graph.
+    Graph,
+}
 
 /// A network as a graph of operations.
 pub struct Graph {
@@ -30,146 +46,574 @@ pub struct Graph {
     pub ident: Ident,
     /// The user's generic parameters.
     pub generics: Generics,
-    /// The span of the body (for errors about what is missing).
+    /// The span of the closing brace (for errors about what is missing).
     pub body_span: Span,
-    /// The parameter-holding layers, in declaration order (= field order).
-    pub layers: Vec<ParamLayer>,
-    /// The operations, in an order where every node comes after its inputs.
+    /// The form it was declared in.
+    pub form: Form,
+    /// The declared layers, in declaration order (= field order).
+    pub layers: Vec<LayerDecl>,
+    /// The network's inputs.
+    pub inputs: Vec<Input>,
+    /// The operations, in an order where every node comes after its inputs;
+    /// the inputs are the first nodes.
     pub nodes: Vec<Node>,
-    /// The losses (a valid network has exactly one, on the output).
-    pub losses: Vec<LossNode>,
-    /// Whether a loss entry was followed by more entries.
+    /// The network's outputs.
+    pub outputs: Vec<Output>,
+    /// Every `loss:` entry (a valid network has exactly one).
+    pub losses: Vec<LossDecl>,
+    /// Whether a loss entry was followed by more layers (sequential form).
     pub loss_not_last: Option<Span>,
-    /// Syntax errors from the parse stage, reported with the others.
-    pub syntax_errors: Vec<syn::Error>,
-    /// `#[chainrule(unroll = N)]`, if given.
-    pub unroll: Option<usize>,
+    /// Errors of the parse and lower stages, reported with the others.
+    pub errors: Vec<syn::Error>,
+    /// Whether the declaration is complete: without syntax errors, the
+    /// check stage may report what is missing (no loss, no layers).
+    pub complete: bool,
+    /// The `#[chainrule(…)]` settings.
+    pub settings: Settings,
 }
 
-/// A layer that owns parameters: a struct field.
-pub struct ParamLayer {
-    /// Doc comments and attributes, passed to the field.
-    pub attrs: Vec<Attribute>,
-    /// The field name, also the weight-file prefix.
+/// An input of the network.
+pub struct Input {
+    /// Its name (`x` in the sequential form).
     pub name: Ident,
-    /// The kind as written.
-    pub kind: Ident,
-    /// The dimensions as written (`None`: no `<…>`).
+    /// Its declared per-sample shape, if any (the sequential form infers a
+    /// flat input from the first layer when there is no `input:` entry).
     pub dims: Option<Vec<Dim>>,
+    /// Where it is declared.
+    pub span: Span,
 }
 
-/// One operation.
+/// An output of the network.
+pub struct Output {
+    /// Its name, if declared (`-> (class: [10], …)`).
+    pub name: Option<Ident>,
+    /// Its declared per-sample shape (graph form).
+    pub dims: Option<Vec<Dim>>,
+    /// The expression that computes it (or the declaration), for errors.
+    pub span: Span,
+    /// The node whose value it is.
+    pub node: NodeId,
+}
+
+/// One value of the graph.
 pub struct Node {
-    /// What it computes.
+    /// How it is computed.
     pub op: Op,
+    /// The expression or entry that computes it, for errors.
+    pub span: Span,
+    /// The `let` binding that names it, if any.
+    pub name: Option<Ident>,
+    /// The expression as written, for messages (`concat(a, b)`).
+    pub text: String,
 }
 
 /// The operations of the graph.
 pub enum Op {
-    /// The network's input `x`, a `B×width` batch; its width is that of the
-    /// first layer applied to it.
-    Input,
-    /// `z = input·Wᵀ (+ 1·bᵀ)` with the weights of `layer`.
-    Dense {
-        /// The layer whose parameters are used.
-        layer: LayerId,
-        /// The node whose value is multiplied.
-        input: NodeId,
+    /// Input number `k` of the network.
+    Input(usize),
+    /// `func(args)`: a layer applied to a value, or a function (`relu`,
+    /// `concat`, `flatten`, …); which one is the check stage's to decide.
+    Call {
+        /// The name as written.
+        func: Ident,
+        /// The arguments.
+        args: Vec<NodeId>,
     },
-    /// A value that could not be parsed (an entry with a syntax error): its
-    /// width is unknown, so nothing is compared with it.
-    Unknown,
-    /// `a = f(input)`; `name` is `None` for the implicit identity.
+    /// `input => function` of the sequential form: always an activation.
     Activation {
         /// The activation as written after `=>`.
-        name: Option<Ident>,
-        /// The node it applies to.
+        function: Ident,
+        /// The layer's output it applies to.
         input: NodeId,
     },
+    /// `lhs + rhs`.
+    Add {
+        /// The `+` token's span.
+        op: Span,
+        /// The left operand.
+        lhs: NodeId,
+        /// The right operand.
+        rhs: NodeId,
+    },
+    /// `lhs * rhs`, elementwise.
+    Mul {
+        /// The `*` token's span.
+        op: Span,
+        /// The left operand.
+        lhs: NodeId,
+        /// The right operand.
+        rhs: NodeId,
+    },
+    /// A value that could not be lowered (after an error): its shape is
+    /// unknown, so nothing is compared with it.
+    Unknown,
 }
 
-/// `loss: name` applied to a node's value and the targets.
-pub struct LossNode {
-    /// The `loss` identifier (span for errors).
-    pub key: Ident,
-    /// The loss as written.
-    pub name: Ident,
-    /// The node whose value is compared with the targets.
-    pub input: NodeId,
+#[cfg(test)]
+impl Op {
+    /// The nodes this operation reads.
+    pub fn operands(&self) -> Vec<NodeId> {
+        match self {
+            Op::Input(_) | Op::Unknown => Vec::new(),
+            Op::Call { args, .. } => args.clone(),
+            Op::Activation { input, .. } => vec![*input],
+            Op::Add { lhs, rhs, .. } | Op::Mul { lhs, rhs, .. } => vec![*lhs, *rhs],
+        }
+    }
 }
 
-/// Lowers the sequential form: `x → dense → activation → dense → … → loss`.
+/// Lowers a parsed declaration, in either form.
 pub fn lower(def: NetworkDef) -> Graph {
+    let complete = def.errors.is_empty();
     let mut graph = Graph {
         attrs: def.attrs,
         vis: def.vis,
         ident: def.ident,
         generics: def.generics,
         body_span: def.brace_span,
+        form: Form::Sequential,
         layers: Vec::new(),
-        nodes: vec![Node { op: Op::Input }],
+        inputs: Vec::new(),
+        nodes: Vec::new(),
+        outputs: Vec::new(),
         losses: Vec::new(),
         loss_not_last: None,
-        syntax_errors: def.errors,
-        unroll: def.unroll,
+        errors: def.errors,
+        complete,
+        settings: def.settings,
     };
-    let mut current: NodeId = 0;
+    let mut forwards: Vec<Box<ForwardDecl>> = Vec::new();
+    let mut input_entries: Vec<InputDecl> = Vec::new();
+    // The sequential chain: (layer index, activation) per layer entry, and
+    // where an unparsable entry broke it.
+    let mut chain: Vec<Option<usize>> = Vec::new();
     for entry in def.entries {
         match entry {
             Entry::Layer(decl) => {
                 if let (None, Some(loss)) = (graph.loss_not_last, graph.losses.last()) {
                     graph.loss_not_last = Some(loss.key.span());
                 }
-                let layer = graph.layers.len();
-                graph.layers.push(ParamLayer {
-                    attrs: decl.attrs,
-                    name: decl.name,
-                    kind: decl.kind,
-                    dims: decl.dims,
-                });
-                graph.nodes.push(Node {
-                    op: Op::Dense {
-                        layer,
-                        input: current,
-                    },
-                });
-                current = graph.nodes.len() - 1;
-                graph.nodes.push(Node {
-                    op: Op::Activation {
-                        name: decl.activation,
-                        input: current,
-                    },
-                });
-                current = graph.nodes.len() - 1;
+                chain.push(Some(graph.layers.len()));
+                graph.layers.push(decl);
             }
-            Entry::Invalid => {
-                graph.nodes.push(Node { op: Op::Unknown });
-                current = graph.nodes.len() - 1;
-            }
-            Entry::Loss(decl) => graph.losses.push(LossNode {
-                key: decl.key,
-                name: decl.name,
-                input: current,
-            }),
+            Entry::Invalid => chain.push(None),
+            Entry::Loss(decl) => graph.losses.push(decl),
+            Entry::Input(decl) => input_entries.push(decl),
+            Entry::Forward(decl) => forwards.push(decl),
         }
     }
-    // The loss compares the network's output, whatever came after it.
-    for loss in &mut graph.losses {
-        loss.input = current;
+    let mut forwards = forwards.into_iter();
+    match forwards.next() {
+        Some(forward) => {
+            graph.form = Form::Graph;
+            graph.loss_not_last = None;
+            for extra in forwards {
+                graph.errors.push(syn::Error::new(
+                    extra.fn_span,
+                    "a network has one `fn forward`; this is a second one",
+                ));
+            }
+            for entry in &input_entries {
+                graph.errors.push(syn::Error::new(
+                    entry.key.span(),
+                    "in the graph form the inputs are the arguments of `fn forward`: write `fn forward(x: [C, H, W]) -> …` instead of an `input:` entry",
+                ));
+            }
+            for layer in &graph.layers {
+                if let Some(activation) = &layer.activation {
+                    graph.errors.push(syn::Error::new(
+                        activation.span(),
+                        format!(
+                            "in the graph form, apply activations in `fn forward`: `{activation}({}(…))` instead of `=> {activation}` on the layer",
+                            layer.name
+                        ),
+                    ));
+                }
+            }
+            lower_forward(&mut graph, *forward);
+        }
+        None => lower_sequential(&mut graph, &chain, input_entries),
     }
     graph
 }
 
+/// `x → layer → activation → layer → … → output`.
+fn lower_sequential(graph: &mut Graph, chain: &[Option<usize>], input_entries: Vec<InputDecl>) {
+    let mut input_entries = input_entries.into_iter();
+    let declared = input_entries.next();
+    for extra in input_entries {
+        graph.errors.push(syn::Error::new(
+            extra.key.span(),
+            "the input is declared once: this is a second `input:` entry",
+        ));
+    }
+    let span = declared
+        .as_ref()
+        .map_or_else(|| graph.ident.span(), |d| d.span);
+    graph.inputs.push(Input {
+        name: Ident::new("x", Span::call_site()),
+        dims: declared.map(|d| d.dims),
+        span,
+    });
+    graph.nodes.push(Node {
+        op: Op::Input(0),
+        span,
+        name: None,
+        text: "the input".to_string(),
+    });
+    let mut current: NodeId = 0;
+    for link in chain {
+        let Some(index) = link else {
+            graph.nodes.push(Node {
+                op: Op::Unknown,
+                span: graph.body_span,
+                name: None,
+                text: String::new(),
+            });
+            current = graph.nodes.len() - 1;
+            continue;
+        };
+        let decl = &graph.layers[*index];
+        let (name, activation) = (decl.name.clone(), decl.activation.clone());
+        graph.nodes.push(Node {
+            op: Op::Call {
+                func: name.clone(),
+                args: vec![current],
+            },
+            span: name.span(),
+            name: None,
+            text: format!("`{name}`"),
+        });
+        current = graph.nodes.len() - 1;
+        if let Some(function) = activation {
+            graph.nodes.push(Node {
+                op: Op::Activation {
+                    function: function.clone(),
+                    input: current,
+                },
+                span: function.span(),
+                name: None,
+                text: format!("`{name}`"),
+            });
+            current = graph.nodes.len() - 1;
+        }
+    }
+    graph.outputs.push(Output {
+        name: None,
+        dims: None,
+        span: graph.body_span,
+        node: current,
+    });
+}
+
+/// The variables of `fn forward`'s body while it is lowered.
+struct Scope {
+    /// Name → the node it currently names and whether it was used.
+    defined: HashMap<String, (NodeId, bool, Span)>,
+    /// Every name bound by a `let` anywhere in the body (to tell "used
+    /// before it is defined" from "not found").
+    later: Vec<Ident>,
+}
+
+/// The graph form: inputs, `let` bindings, the tail expression.
+fn lower_forward(graph: &mut Graph, forward: ForwardDecl) {
+    let ForwardDecl {
+        inputs,
+        outputs,
+        body,
+        fn_span,
+        ..
+    } = forward;
+    let mut scope = Scope {
+        defined: HashMap::new(),
+        later: Vec::new(),
+    };
+    for (k, port) in inputs.into_iter().enumerate() {
+        let Port { name, dims, span } = port;
+        let Some(name) = name else { continue };
+        if scope.defined.contains_key(&name.to_string()) {
+            graph.errors.push(syn::Error::new(
+                name.span(),
+                format!("duplicate input name `{name}`"),
+            ));
+        }
+        graph.nodes.push(Node {
+            op: Op::Input(k),
+            span: name.span(),
+            name: Some(name.clone()),
+            text: format!("`{name}`"),
+        });
+        scope.defined.insert(
+            name.to_string(),
+            (graph.nodes.len() - 1, false, name.span()),
+        );
+        graph.inputs.push(Input {
+            name,
+            dims: Some(dims),
+            span,
+        });
+    }
+    if graph.inputs.is_empty() {
+        graph.errors.push(syn::Error::new(
+            fn_span,
+            "a network has at least one input: `fn forward(x: [N]) -> …`",
+        ));
+    }
+    for stmt in &body.stmts {
+        if let syn::Stmt::Local(local) = stmt {
+            if let syn::Pat::Ident(p) = &local.pat {
+                scope.later.push(p.ident.clone());
+            }
+        }
+    }
+
+    let mut tail: Option<&Expr> = None;
+    let count = body.stmts.len();
+    for (index, stmt) in body.stmts.iter().enumerate() {
+        match stmt {
+            syn::Stmt::Local(local) => lower_let(graph, &mut scope, local),
+            syn::Stmt::Expr(expr, None) if index + 1 == count => tail = Some(expr),
+            other => graph.errors.push(syn::Error::new(
+                other.span(),
+                "the body of `fn forward` is `let name = …;` statements and a final expression (the output) without `;`",
+            )),
+        }
+    }
+    let Some(tail) = tail else {
+        graph.errors.push(syn::Error::new(
+            body.brace_token.span.close(),
+            "`fn forward` must end with its output: an expression without `;`, or a tuple `(a, b)` for several outputs",
+        ));
+        // No outputs: the check stage reports nothing that depends on them.
+        return;
+    };
+    let tail_values: Vec<&Expr> = match tail {
+        Expr::Tuple(tuple) => tuple.elems.iter().collect(),
+        other => vec![other],
+    };
+    let declared = outputs.len();
+    if tail_values.len() != declared {
+        graph.errors.push(syn::Error::new(
+            tail.span(),
+            format!(
+                "`fn forward` declares {declared} output{} but returns {}",
+                if declared == 1 { "" } else { "s" },
+                tail_values.len()
+            ),
+        ));
+    }
+    for (port, expr) in outputs.into_iter().zip(tail_values) {
+        let node = lower_expr(graph, &mut scope, expr);
+        let name = port.name.clone();
+        if let (Some(name), None) = (&name, &graph.nodes[node].name) {
+            if !matches!(graph.nodes[node].op, Op::Input(_)) {
+                graph.nodes[node].name = Some(name.clone());
+            }
+        }
+        graph.outputs.push(Output {
+            name,
+            dims: Some(port.dims),
+            span: expr.span(),
+            node,
+        });
+    }
+    let mut unused: Vec<(&String, &(NodeId, bool, Span))> = scope
+        .defined
+        .iter()
+        .filter(|(_, (_, used, _))| !used)
+        .collect();
+    unused.sort_by_key(|(name, _)| name.as_str());
+    for (name, (node, _, span)) in unused {
+        let message = if matches!(graph.nodes[*node].op, Op::Input(_)) {
+            format!("the input `{name}` is never used: every input must reach an output")
+        } else {
+            format!("`{name}` is computed but never used: every value must reach an output (remove it or use it)")
+        };
+        graph.errors.push(syn::Error::new(*span, message));
+    }
+}
+
+/// `let name = expr;`.
+fn lower_let(graph: &mut Graph, scope: &mut Scope, local: &syn::Local) {
+    let name = match &local.pat {
+        syn::Pat::Ident(p)
+            if p.by_ref.is_none() && p.mutability.is_none() && p.subpat.is_none() =>
+        {
+            p.ident.clone()
+        }
+        other => {
+            graph.errors.push(syn::Error::new(
+                other.span(),
+                "bind one value per `let`: `let h = relu(first(x));`",
+            ));
+            return;
+        }
+    };
+    let Some(init) = &local.init else {
+        graph.errors.push(syn::Error::new(
+            local.span(),
+            format!("`let {name}` needs a value: `let {name} = relu(first(x));`"),
+        ));
+        return;
+    };
+    if let Some((_, diverge)) = &init.diverge {
+        graph.errors.push(syn::Error::new(
+            diverge.span(),
+            "`let … else` has no meaning in a network's graph",
+        ));
+    }
+    if let Some(reserved) = vocab::reserved_value_name(&name.to_string()) {
+        graph.errors.push(syn::Error::new(name.span(), reserved));
+    }
+    let node = lower_expr(graph, scope, &init.expr);
+    if graph.nodes[node].name.is_none() && !matches!(graph.nodes[node].op, Op::Unknown) {
+        graph.nodes[node].name = Some(name.clone());
+    }
+    if let Some((_, false, span)) = scope.defined.get(&name.to_string()) {
+        // Shadowed before any use.
+        let message = format!(
+            "`{name}` is computed but never used before it is redefined: every value must reach an output"
+        );
+        graph.errors.push(syn::Error::new(*span, message));
+    }
+    scope
+        .defined
+        .insert(name.to_string(), (node, false, name.span()));
+}
+
+/// The node of an expression of the body (new nodes for its operations).
+fn lower_expr(graph: &mut Graph, scope: &mut Scope, expr: &Expr) -> NodeId {
+    let text = token_text(&quote::quote!(#expr));
+    let span = expr.span();
+    let op = match expr {
+        Expr::Paren(paren) => return lower_expr(graph, scope, &paren.expr),
+        Expr::Path(path) if path.qself.is_none() && path.path.get_ident().is_some() => {
+            let Some(ident) = path.path.get_ident() else {
+                return unknown(graph, span);
+            };
+            return variable(graph, scope, ident);
+        }
+        Expr::Call(call) => {
+            let func = match &*call.func {
+                Expr::Path(path) if path.qself.is_none() => path.path.get_ident().cloned(),
+                _ => None,
+            };
+            let Some(func) = func else {
+                graph.errors.push(syn::Error::new(
+                    call.func.span(),
+                    "expected a layer or a function name: `first(x)`, `relu(h)`, `concat(a, b)`",
+                ));
+                return unknown(graph, span);
+            };
+            let args = call
+                .args
+                .iter()
+                .map(|arg| lower_expr(graph, scope, arg))
+                .collect();
+            Op::Call { func, args }
+        }
+        Expr::Binary(binary) => {
+            let (lhs, rhs) = (
+                lower_expr(graph, scope, &binary.left),
+                lower_expr(graph, scope, &binary.right),
+            );
+            match binary.op {
+                syn::BinOp::Add(plus) => Op::Add {
+                    op: plus.span,
+                    lhs,
+                    rhs,
+                },
+                syn::BinOp::Mul(star) => Op::Mul {
+                    op: star.span,
+                    lhs,
+                    rhs,
+                },
+                other => {
+                    graph.errors.push(syn::Error::new(
+                        other.span(),
+                        "the operators of a network's graph are `+` (same shapes: a residual connection) and `*` (elementwise: gating)",
+                    ));
+                    return unknown(graph, span);
+                }
+            }
+        }
+        Expr::Lit(_) => {
+            graph.errors.push(syn::Error::new(
+                span,
+                "a number is not a value of the graph: values are inputs and what layers and functions compute from them",
+            ));
+            return unknown(graph, span);
+        }
+        Expr::MethodCall(call) => {
+            graph.errors.push(syn::Error::new(
+                call.method.span(),
+                format!(
+                    "write `{}(…)` as a function call: layers and functions are applied as `relu(h)`, not `h.relu()`",
+                    call.method
+                ),
+            ));
+            return unknown(graph, span);
+        }
+        _ => {
+            graph.errors.push(syn::Error::new(
+                span,
+                "not an operation of a network's graph: use layer applications `first(x)`, activations `relu(h)`, `a + b`, `a * b`, `concat(a, b)` and `flatten(h)`",
+            ));
+            return unknown(graph, span);
+        }
+    };
+    graph.nodes.push(Node {
+        op,
+        span,
+        name: None,
+        text: format!("`{text}`"),
+    });
+    graph.nodes.len() - 1
+}
+
+/// The node a variable names, or an error.
+fn variable(graph: &mut Graph, scope: &mut Scope, ident: &Ident) -> NodeId {
+    let key = ident.to_string();
+    if let Some((node, used, _)) = scope.defined.get_mut(&key) {
+        *used = true;
+        return *node;
+    }
+    let message = if scope.later.iter().any(|l| *l == key) {
+        format!(
+            "`{key}` is used before it is defined: a network's graph has no cycles, so each value is computed from values defined above it"
+        )
+    } else {
+        let known: Vec<(&str, ())> = scope.defined.keys().map(|k| (k.as_str(), ())).collect();
+        match vocab::closest(&known, &key) {
+            Some(best) => format!("cannot find the value `{key}`: did you mean `{best}`?"),
+            None => format!(
+                "cannot find the value `{key}`: a value is an input of `fn forward` or a `let` above"
+            ),
+        }
+    };
+    graph.errors.push(syn::Error::new(ident.span(), message));
+    unknown(graph, ident.span())
+}
+
+/// A node for a value that could not be lowered.
+fn unknown(graph: &mut Graph, span: Span) -> NodeId {
+    graph.nodes.push(Node {
+        op: Op::Unknown,
+        span,
+        name: None,
+        text: String::new(),
+    });
+    graph.nodes.len() - 1
+}
+
+#[cfg(test)]
 impl Graph {
     /// The nodes that read `node`'s value.
     pub fn consumers(&self, node: NodeId) -> Vec<NodeId> {
         self.nodes
             .iter()
             .enumerate()
-            .filter(|(_, n)| match n.op {
-                Op::Input | Op::Unknown => false,
-                Op::Dense { input, .. } | Op::Activation { input, .. } => input == node,
-            })
+            .filter(|(_, n)| n.op.operands().contains(&node))
             .map(|(id, _)| id)
             .collect()
     }
@@ -184,8 +628,12 @@ mod tests {
         lower(syn::parse2(tokens).expect("parses")) // ok: test-only
     }
 
+    fn messages(g: &Graph) -> Vec<String> {
+        g.errors.iter().map(ToString::to_string).collect()
+    }
+
     #[test]
-    fn a_chain_lowers_to_input_dense_activation_nodes() {
+    fn a_chain_lowers_to_input_layer_activation_nodes() {
         let g = graph(quote! {
             struct Net {
                 hidden: Dense<2, 8> => relu,
@@ -193,25 +641,22 @@ mod tests {
                 loss: mse,
             }
         });
+        assert_eq!(g.form, Form::Sequential);
         assert_eq!(g.layers.len(), 2);
-        // x, z1, a1, z2, a2 (implicit identity)
-        assert_eq!(g.nodes.len(), 5);
-        assert!(matches!(g.nodes[0].op, Op::Input));
-        assert!(matches!(g.nodes[1].op, Op::Dense { layer: 0, input: 0 }));
-        assert!(matches!(
-            &g.nodes[2].op,
-            Op::Activation { name: Some(n), input: 1 } if n == "relu"
-        ));
-        assert!(matches!(g.nodes[3].op, Op::Dense { layer: 1, input: 2 }));
-        assert!(matches!(
-            g.nodes[4].op,
-            Op::Activation {
-                name: None,
-                input: 3
-            }
-        ));
-        assert_eq!(g.losses.len(), 1);
-        assert_eq!(g.losses[0].input, 4);
+        // x, hidden(x), relu(…), output(…) (no node for the implicit identity)
+        assert_eq!(g.nodes.len(), 4);
+        assert!(matches!(g.nodes[0].op, Op::Input(0)));
+        assert!(
+            matches!(&g.nodes[1].op, Op::Call { func, args } if func == "hidden" && args == &[0])
+        );
+        assert!(
+            matches!(&g.nodes[2].op, Op::Activation { function, input: 1 } if function == "relu")
+        );
+        assert!(
+            matches!(&g.nodes[3].op, Op::Call { func, args } if func == "output" && args == &[2])
+        );
+        assert_eq!(g.outputs.len(), 1);
+        assert_eq!(g.outputs[0].node, 3);
         assert_eq!(g.consumers(2), vec![3]);
         assert!(g.loss_not_last.is_none());
     }
@@ -222,6 +667,132 @@ mod tests {
             struct Net { loss: mse, a: Dense<1, 1> }
         });
         assert!(g.loss_not_last.is_some());
-        assert_eq!(g.losses[0].input, 2, "the loss still reads the output");
+    }
+
+    #[test]
+    fn the_graph_form_lowers_lets_and_the_tail() {
+        let g = graph(quote! {
+            struct Skip {
+                first: Dense<64, 32>,
+                second: Dense<32, 10>,
+                shortcut: Dense<64, 10>,
+                fn forward(x: [64]) -> [10] {
+                    let h = relu(first(x));
+                    softmax(second(h) + shortcut(x))
+                }
+                loss: cross_entropy,
+            }
+        });
+        assert!(g.errors.is_empty(), "{:?}", messages(&g));
+        assert_eq!(g.form, Form::Graph);
+        // x, first(x), relu → h, second(h), shortcut(x), +, softmax
+        assert_eq!(g.nodes.len(), 7);
+        assert_eq!(
+            g.nodes[2].name.as_ref().map(ToString::to_string),
+            Some("h".into())
+        );
+        assert!(matches!(g.nodes[5].op, Op::Add { lhs: 3, rhs: 4, .. }));
+        assert_eq!(g.outputs[0].node, 6);
+        assert_eq!(g.consumers(0), vec![1, 4], "x feeds two layers");
+    }
+
+    #[test]
+    fn unknown_unused_and_cyclic_values_are_errors() {
+        let g = graph(quote! {
+            struct Net {
+                a: Dense<2, 2>,
+                fn forward(x: [2], extra: [3]) -> [2] {
+                    let h = a(g);
+                    let unused = a(x);
+                    let g = relu(h);
+                    a(hh)
+                }
+                loss: mse,
+            }
+        });
+        let msgs = messages(&g);
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("`g` is used before it is defined")),
+            "{msgs:#?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m == "cannot find the value `hh`: did you mean `h`?"),
+            "{msgs:#?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("`unused` is computed but never used")),
+            "{msgs:#?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("the input `extra` is never used")),
+            "{msgs:#?}"
+        );
+    }
+
+    #[test]
+    fn several_outputs_and_their_count() {
+        let g = graph(quote! {
+            struct Net {
+                a: Dense<2, 3>,
+                b: Dense<2, 1>,
+                fn forward(x: [2]) -> (class: [3], size: [1]) {
+                    (softmax(a(x)), b(x))
+                }
+                loss: cross_entropy(class) + mse(size),
+            }
+        });
+        assert!(g.errors.is_empty(), "{:?}", messages(&g));
+        assert_eq!(g.outputs.len(), 2);
+        let named: Vec<String> = g
+            .outputs
+            .iter()
+            .map(|o| {
+                g.nodes[o.node]
+                    .name
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(named, ["class", "size"]);
+        let g = graph(quote! {
+            struct Net {
+                a: Dense<2, 3>,
+                fn forward(x: [2]) -> (class: [3], size: [1]) { a(x) }
+                loss: mse,
+            }
+        });
+        assert!(messages(&g)
+            .iter()
+            .any(|m| m == "`fn forward` declares 2 outputs but returns 1"));
+    }
+
+    #[test]
+    fn only_graph_operations_are_allowed() {
+        let g = graph(quote! {
+            struct Net {
+                a: Dense<2, 2>,
+                fn forward(x: [2]) -> [2] {
+                    let h = x - x;
+                    let k = x.relu();
+                    a(h + k + 1.0)
+                }
+                loss: mse,
+            }
+        });
+        let msgs = messages(&g);
+        assert!(msgs
+            .iter()
+            .any(|m| m.starts_with("the operators of a network's graph are")));
+        assert!(msgs
+            .iter()
+            .any(|m| m.starts_with("write `relu(…)` as a function call")));
+        assert!(msgs
+            .iter()
+            .any(|m| m.starts_with("a number is not a value of the graph")));
     }
 }

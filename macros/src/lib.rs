@@ -5,8 +5,8 @@
 //! `proc_macro2` tokens (unit-tested as such):
 //!
 //! 1. `parse`: tokens → syntax tree (syn), every user token kept for spans;
-//! 2. `ir`: syntax tree → graph of operations (input, dense-apply,
-//!    activation, loss nodes; layers hold the parameters);
+//! 2. `ir`: syntax tree → one graph of operations for both forms (the
+//!    sequential chain and `fn forward`'s bindings and expressions);
 //! 3. `check`: name resolution and shape inference, collecting every error;
 //! 4. `codegen`: the structs, the passes, the trait impls, the DOT graph.
 //!
@@ -39,9 +39,11 @@ fn expand(input: TokenStream2, options: codegen::Options) -> TokenStream2 {
             return out;
         }
     };
+    let krate = def.settings.krate.clone();
     match check::check(ir::lower(def)) {
         Ok(model) => codegen::generate(&model, options),
         Err(err) => {
+            let _crate_path = codegen::CratePath::set(krate.as_ref());
             let mut out = err.to_compile_error();
             out.extend(codegen::stub(&input));
             out

@@ -1,13 +1,27 @@
 //! The words `network!` knows (layer kinds, activations, losses) and the
 //! "did you mean" suggestion for the ones it does not.
 
-/// A parameter-holding layer kind.
+/// A layer kind, as declared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LayerKind {
     /// `Dense<IN, OUT>`: `z = x·Wᵀ + 1·bᵀ`.
     Dense,
     /// `DenseNoBias<IN, OUT>`: `z = x·Wᵀ`.
     DenseNoBias,
+    /// `LayerNorm<N>`: `γ ⊗ (x − μ)/√(σ² + ε) + β` per row.
+    LayerNorm,
+    /// `Conv2d<IN_CH, OUT_CH, K, stride = S, padding = P>`.
+    Conv2d,
+    /// `Conv2dNoBias<IN_CH, OUT_CH, K, …>`.
+    Conv2dNoBias,
+    /// `MaxPool2d<K, stride = S>`.
+    MaxPool2d,
+    /// `AvgPool2d<K, stride = S>`.
+    AvgPool2d,
+    /// `GlobalAvgPool`: the mean of each channel.
+    GlobalAvgPool,
+    /// `Flatten`: an image as its C·H·W features.
+    Flatten,
 }
 
 /// An activation after `=>`.
@@ -44,7 +58,37 @@ pub enum LossKind {
 pub const LAYER_KINDS: &[(&str, LayerKind)] = &[
     ("Dense", LayerKind::Dense),
     ("DenseNoBias", LayerKind::DenseNoBias),
+    ("LayerNorm", LayerKind::LayerNorm),
+    ("Conv2d", LayerKind::Conv2d),
+    ("Conv2dNoBias", LayerKind::Conv2dNoBias),
+    ("MaxPool2d", LayerKind::MaxPool2d),
+    ("AvgPool2d", LayerKind::AvgPool2d),
+    ("GlobalAvgPool", LayerKind::GlobalAvgPool),
+    ("Flatten", LayerKind::Flatten),
 ];
+
+/// The functions of the graph form that are not activations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Function {
+    /// `concat(a, b, …)`: features side by side.
+    Concat,
+    /// `flatten(image)`.
+    Flatten,
+}
+
+/// The functions as written in `fn forward`.
+pub const FUNCTIONS: &[(&str, Function)] =
+    &[("concat", Function::Concat), ("flatten", Function::Flatten)];
+
+/// A penalty on parameters, a term of the loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PenaltyKind {
+    /// `l2(a.weight, …)`: `Σ w²` over the named tensors.
+    L2,
+}
+
+/// The penalties as written.
+pub const PENALTIES: &[(&str, PenaltyKind)] = &[("l2", PenaltyKind::L2)];
 
 /// The activations as written.
 pub const ACTIVATIONS: &[(&str, Activation)] = &[
@@ -79,7 +123,17 @@ const ALIASES: &[(&str, &str)] = &[
     ("categorical_cross_entropy", "cross_entropy"),
     ("softmax_cross_entropy", "cross_entropy"),
     ("log_loss", "binary_cross_entropy"),
-    ("l2", "sse"),
+    ("weight_decay", "l2"),
+    ("Conv2D", "Conv2d"),
+    ("Conv", "Conv2d"),
+    ("MaxPool", "MaxPool2d"),
+    ("MaxPool2D", "MaxPool2d"),
+    ("AvgPool2D", "AvgPool2d"),
+    ("AveragePool", "AvgPool2d"),
+    ("GlobalAveragePooling2D", "GlobalAvgPool"),
+    ("AdaptiveAvgPool2d", "GlobalAvgPool"),
+    ("LayerNormalization", "LayerNorm"),
+    ("cat", "concat"),
     ("mean_squared_error", "mse"),
 ];
 
@@ -103,14 +157,44 @@ impl LossKind {
     }
 }
 
-impl LayerKind {
+impl PenaltyKind {
     /// The name as written in `network!`.
     pub fn name(self) -> &'static str {
-        match self {
-            LayerKind::Dense => "Dense",
-            LayerKind::DenseNoBias => "DenseNoBias",
-        }
+        PENALTIES
+            .iter()
+            .find(|(_, p)| *p == self)
+            .map_or("l2", |(n, _)| n)
     }
+}
+
+/// Names the generated methods use for their own arguments and locals: a
+/// value of `fn forward` may not take them.
+const RESERVED_VALUE_NAMES: &[&str] = &["ws", "grads", "y", "loss", "inputs", "dl_dinputs", "rng"];
+
+/// Why `name` cannot name a value of `fn forward`, if it cannot.
+pub fn reserved_value_name(name: &str) -> Option<String> {
+    if RESERVED_VALUE_NAMES.contains(&name) {
+        return Some(format!(
+            "`{name}` is a name the generated code uses for its own arguments: choose another name for this value"
+        ));
+    }
+    if name.starts_with("dl_d") {
+        return Some(format!(
+            "names starting with `dl_d` are the gradients' names in the generated code (`dl_dh` is ∂l/∂h): choose another name than `{name}`"
+        ));
+    }
+    None
+}
+
+/// The closest name in `table` to `word`, if close enough to be a typo (no
+/// aliases).
+pub fn closest<V>(table: &[(&str, V)], word: &str) -> Option<String> {
+    let best = table
+        .iter()
+        .map(|(n, _)| (edit_distance(&word.to_lowercase(), &n.to_lowercase()), *n))
+        .min_by_key(|(d, _)| *d)?;
+    let limit = (word.chars().count() / 3).clamp(1, 3);
+    (best.0 <= limit).then(|| best.1.to_string())
 }
 
 /// Looks `word` up in `table`.
@@ -148,7 +232,7 @@ fn static_name<V>(table: &[(&'static str, V)], name: &str) -> Option<&'static st
 }
 
 /// The known names, for messages: "`a`, `b` or `c`".
-pub fn list<V>(table: &[(&'static str, V)]) -> String {
+pub fn list<V>(table: &[(&str, V)]) -> String {
     let names: Vec<String> = table.iter().map(|(n, _)| format!("`{n}`")).collect();
     match names.split_last() {
         Some((last, rest)) if !rest.is_empty() => format!("{} or {}", rest.join(", "), last),

@@ -170,6 +170,22 @@ pub fn activation_backward_into<F: Activation, T: Scalar, const B: usize, const 
     }
 }
 
+/// Rule 7, accumulated: `∂l/∂z += ∂l/∂a ⊗ f′(z)` (a value feeding several
+/// operations collects the gradient of each: the sum rule).
+#[inline]
+pub fn activation_backward_acc<F: Activation, T: Scalar, const B: usize, const N: usize>(
+    dl_da: &Matrix<T, B, N>,
+    z: &Matrix<T, B, N>,
+    a: &Matrix<T, B, N>,
+    dl_dz: &mut Matrix<T, B, N>,
+) {
+    let out = dl_dz.as_mut_slice().iter_mut();
+    let inputs = dl_da.as_slice().iter().zip(z.as_slice()).zip(a.as_slice());
+    for (out, ((&g, &z), &a)) in out.zip(inputs) {
+        *out += g * F::derivative(z, a);
+    }
+}
+
 /// Row-wise softmax `s_ij = e^(z_ij − m_i) / Σ_k e^(z_ik − m_i)` with `m_i`
 /// the row maximum, so no `exp` overflows (logits of ±1000 are fine). A NaN
 /// logit makes its row NaN.
@@ -319,6 +335,23 @@ pub fn softmax_backward_into<T: Scalar, const B: usize, const N: usize>(
             .fold(T::ZERO, |acc, (&s, &g)| acc + s * g);
         for ((o, &s), &g) in out.iter_mut().zip(s_row).zip(g_row) {
             *o = s * (g - inner);
+        }
+    }
+}
+
+/// [`softmax_backward_into`], accumulated: `∂l/∂z += …`.
+pub fn softmax_backward_acc<T: Scalar, const B: usize, const N: usize>(
+    s: &Matrix<T, B, N>,
+    dl_ds: &Matrix<T, B, N>,
+    dl_dz: &mut Matrix<T, B, N>,
+) {
+    for ((out, s_row), g_row) in dl_dz.rows_mut().zip(s.rows()).zip(dl_ds.rows()) {
+        let inner = s_row
+            .iter()
+            .zip(g_row)
+            .fold(T::ZERO, |acc, (&s, &g)| acc + s * g);
+        for ((o, &s), &g) in out.iter_mut().zip(s_row).zip(g_row) {
+            *o += s * (g - inner);
         }
     }
 }

@@ -59,7 +59,7 @@
 
 use core::fmt;
 
-use crate::{Matrix, Network, Parameters, Targets};
+use crate::{Backprop, BatchInputs, Matrix, Model, Network, Parameters, Targets};
 
 /// The default relative step: `h = DEFAULT_STEP · max(1, |x|)`.
 pub const DEFAULT_STEP: f64 = 1e-5;
@@ -378,6 +378,132 @@ where
         }
     }
     report
+}
+
+/// Checks every gradient of any network's loss on one batch: each
+/// parameter's, and each input's (`∂l/∂X`, from
+/// [`Backprop::backprop_with_input_grads`]), with the default options.
+///
+/// This is the form for networks of the graph form with several inputs or
+/// outputs (the inputs a tuple of matrices, the targets a tuple with one per
+/// output); it works for every network. Input entries are reported as the
+/// tensor `input x` (the input's name in `fn forward`), at `(row, column)` =
+/// (sample, feature).
+///
+/// ```
+/// use chainrule::prelude::*;
+/// use chainrule::gradcheck;
+///
+/// network! {
+///     /// Two inputs, joined.
+///     pub struct Joined {
+///         left: Dense<3, 4>,
+///         right: Dense<2, 4>,
+///         head: Dense<4, 2>,
+///         fn forward(a: [3], b: [2]) -> [2] {
+///             let h = tanh(left(a) + right(b));
+///             softmax(head(h))
+///         }
+///         loss: cross_entropy,
+///     }
+/// }
+///
+/// let net = Joined::<f64>::init(3);
+/// let a = Matrix::<f64, 2, 3>::from_rows([[0.5, -1.0, 2.0], [1.0, 0.0, -0.5]]);
+/// let b = Matrix::<f64, 2, 2>::from_rows([[0.3, 0.1], [-0.7, 0.2]]);
+/// let y = ClassLabels::<2, 2>::new([1, 0]).unwrap();
+/// let report = gradcheck::check_model(&net, &(a, b), &y);
+/// assert_eq!(report.entries_checked, (3 * 4 + 4) + (2 * 4 + 4) + (4 * 2 + 2) + 2 * 3 + 2 * 2);
+/// assert!(report.passes(gradcheck::DEFAULT_TOLERANCE), "{report}");
+/// ```
+#[must_use]
+pub fn check_model<N, Y, const B: usize>(net: &N, x: &N::Inputs<B>, y: &Y) -> GradCheckReport
+where
+    N: Backprop<B, Y> + Parameters<Scalar = f64>,
+    Y: ?Sized,
+{
+    check_model_with(net, x, y, GradCheckOptions::default())
+}
+
+/// [`check_model`] with given options.
+#[must_use]
+pub fn check_model_with<N, Y, const B: usize>(
+    net: &N,
+    x: &N::Inputs<B>,
+    y: &Y,
+    options: GradCheckOptions,
+) -> GradCheckReport
+where
+    N: Backprop<B, Y> + Parameters<Scalar = f64>,
+    Y: ?Sized,
+{
+    let mut ws = net.new_workspace::<B>();
+    let mut grads = net.new_gradients();
+    let loss = net.backprop_with_input_grads(x, y, &mut grads, &mut ws);
+    let floor = options.floor * loss.abs().max(1.0);
+
+    let mut tensors: Vec<(usize, String, usize, Vec<f64>)> = Vec::new();
+    grads.visit(&mut |info, g| {
+        let cols = info.shape.last().copied().unwrap_or(1).max(1);
+        tensors.push((info.index, info.name.to_string(), cols, g.to_vec()));
+    });
+    let mut input_grads: Vec<Vec<f64>> = Vec::new();
+    N::input_gradients(&ws).visit(&mut |_, g| input_grads.push(g.to_vec()));
+
+    let mut probe = net.clone();
+    let mut report = GradCheckReport::new();
+    for (t, name, cols, analytic) in &tensors {
+        let t = *t;
+        for (k, &a) in analytic.iter().enumerate() {
+            let original = read_entry(&probe, t, k);
+            let h = step_for(options.step, original);
+            write_entry(&mut probe, t, k, original + h);
+            let up = probe.loss_of(x, y, &mut ws);
+            write_entry(&mut probe, t, k, original - h);
+            let down = probe.loss_of(x, y, &mut ws);
+            write_entry(&mut probe, t, k, original);
+            let numeric = (up - down) / (2.0 * h);
+            report.record(floor, name, k, (k / cols, k % cols), a, numeric);
+        }
+    }
+
+    // The inputs, one entry at a time, on a copy.
+    let mut x_probe = N::Inputs::<B>::zeros();
+    let mut originals: Vec<Vec<f64>> = Vec::new();
+    x.visit(&mut |_, v| originals.push(v.to_vec()));
+    x_probe.visit_mut(&mut |i, v| v.copy_from_slice(&originals[i]));
+    let graph = N::GRAPH;
+    for (i, analytic) in input_grads.iter().enumerate() {
+        let name = graph
+            .inputs
+            .get(i)
+            .and_then(|&v| graph.values.get(v))
+            .map_or_else(|| format!("input {i}"), |v| format!("input {}", v.name));
+        let cols = (analytic.len() / B.max(1)).max(1);
+        for (k, &a) in analytic.iter().enumerate() {
+            let original = originals[i][k];
+            let h = step_for(options.step, original);
+            set_input(&mut x_probe, i, k, original + h);
+            let up = net.loss_of(&x_probe, y, &mut ws);
+            set_input(&mut x_probe, i, k, original - h);
+            let down = net.loss_of(&x_probe, y, &mut ws);
+            set_input(&mut x_probe, i, k, original);
+            let numeric = (up - down) / (2.0 * h);
+            report.record(floor, &name, k, (k / cols, k % cols), a, numeric);
+        }
+    }
+    report
+}
+
+/// Sets entry `k` of input `i` of a batch's inputs.
+fn set_input<X: BatchInputs<f64>>(x: &mut X, i: usize, k: usize, value: f64) {
+    x.visit_mut(&mut |j, v| {
+        if j == i {
+            if let Some(e) = v.get_mut(k) {
+                *e = value;
+            }
+        }
+    });
 }
 
 /// Entry `k` of tensor `t` of a parameter set; NaN when there is no such

@@ -31,6 +31,7 @@
 extern crate alloc;
 
 pub mod activations;
+pub mod conv;
 #[cfg(feature = "std")]
 pub mod data;
 mod float;
@@ -68,15 +69,19 @@ pub use chainrule_macros::network;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 pub use matrix::{ColVector, LengthMismatch, Matrix, RowVector};
-pub use network::{LossReduction, Network, ParamInfo, Parameters, UpdateFn, PREDICT_BATCH};
+pub use network::{
+    Backprop, BatchInputs, LossReduction, Model, Network, ParamInfo, Parameters, UpdateFn,
+    PREDICT_BATCH,
+};
 pub use scalar::Scalar;
 pub use targets::{ClassLabels, LabelOutOfRange, TargetRows, Targets};
 
 /// The names most programs need: `use chainrule::prelude::*;`.
 pub mod prelude {
-    pub use crate::layers::{Dense, DenseNoBias};
+    pub use crate::layers::{Dense, DenseNoBias, LayerNorm};
     pub use crate::{
-        network, ClassLabels, ColVector, Matrix, Network, Parameters, RowVector, Scalar, Targets,
+        network, Backprop, ClassLabels, ColVector, Matrix, Model, Network, Parameters, RowVector,
+        Scalar, Targets,
     };
 }
 
@@ -84,42 +89,57 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::activations::{
-        activate_into, softmax_backward_into, softmax_rows_into, Activation, Identity, LeakyRelu,
-        Relu, Sigmoid, Tanh,
+        activate_into, softmax_backward_acc, softmax_backward_into, softmax_rows_into, Activation,
+        Identity, LeakyRelu, Relu, Sigmoid, Tanh,
     };
-    pub use crate::layers::{init_rng, Dense, DenseNoBias, Init, InitRng};
+    pub use crate::conv::{Conv2dGeometry, GlobalAvgPoolGeometry, Pool2dGeometry};
+    pub use crate::graph::{ActivationSpec, GraphSpec, OpSpec, ValueSpec};
+    pub use crate::layers::{
+        init_rng, Conv2d, Conv2dNoBias, Dense, DenseNoBias, Init, InitRng, LayerNorm,
+    };
     pub use crate::{losses, ops, rules};
     pub use crate::{
-        LossReduction, Matrix, Network, ParamInfo, Parameters, RowVector, Scalar, Targets, UpdateFn,
+        Backprop, BatchInputs, LossReduction, Matrix, Model, Network, ParamInfo, Parameters,
+        RowVector, Scalar, Targets, UpdateFn,
     };
     pub use alloc::{boxed::Box, string::String, vec::Vec};
     pub use core;
 
-    /// Where one layer's output width meets the next layer's input width and
-    /// both are given by `const` items, which the macro cannot evaluate: the
-    /// generated code passes the value through [`SameWidth::cast`], which
-    /// only exists when the two are equal, so a mismatch is one readable
-    /// compile error at the later layer's dimension, with both numbers.
-    #[diagnostic::on_unimplemented(
-        message = "this layer takes {C} inputs but the layer before it gives {A}",
-        label = "takes {C} inputs, but the layer before it gives {A}",
-        note = "both dimensions come from `const` items: they must be equal"
-    )]
-    pub trait SameWidth<const A: usize, const C: usize> {
-        /// The matrix, as the width the next layer takes (the same type).
-        fn cast<T, const B: usize>(m: &Matrix<T, B, A>) -> &Matrix<T, B, C>;
-        /// The matrix, mutable, as the width the next layer takes.
-        fn cast_mut<T, const B: usize>(m: &mut Matrix<T, B, A>) -> &mut Matrix<T, B, C>;
-    }
+    /// Where a value of one width meets an operation that takes a width
+    /// given by another `const` item (`Dense<HIDDEN, …>` after a layer of
+    /// `WIDTH` outputs): the macro cannot evaluate `const` items, so it emits
+    /// a compile-time check of its own, with a message naming both layers,
+    /// and passes the value through `SameWidth::<C>::cast`, which changes
+    /// only the type. The check makes a mismatch a compile error before the
+    /// cast could ever run; the cast asserts it again.
+    pub struct SameWidth<const C: usize>;
 
-    impl<const A: usize> SameWidth<A, A> for () {
+    impl<const C: usize> SameWidth<C> {
+        /// The matrix, as `C` columns wide.
+        ///
+        /// # Panics
+        /// When `A != C` (never, in code `network!` wrote: it checks the
+        /// widths at compile time first).
         #[inline(always)]
-        fn cast<T, const B: usize>(m: &Matrix<T, B, A>) -> &Matrix<T, B, A> {
-            m
+        pub fn cast<T, const B: usize, const A: usize>(m: &Matrix<T, B, A>) -> &Matrix<T, B, C> {
+            assert!(A == C, "SameWidth::cast between different widths");
+            // SAFETY: `Matrix` is `repr(transparent)` over its boxed slice,
+            // whose layout does not depend on the dimensions, and with
+            // `A == C` its length `B·A` is `B·C`: the invariant holds.
+            unsafe { &*(m as *const Matrix<T, B, A>).cast::<Matrix<T, B, C>>() }
         }
+
+        /// The matrix, mutable, as `C` columns wide.
+        ///
+        /// # Panics
+        /// When `A != C`.
         #[inline(always)]
-        fn cast_mut<T, const B: usize>(m: &mut Matrix<T, B, A>) -> &mut Matrix<T, B, A> {
-            m
+        pub fn cast_mut<T, const B: usize, const A: usize>(
+            m: &mut Matrix<T, B, A>,
+        ) -> &mut Matrix<T, B, C> {
+            assert!(A == C, "SameWidth::cast_mut between different widths");
+            // SAFETY: as in `cast`.
+            unsafe { &mut *(m as *mut Matrix<T, B, A>).cast::<Matrix<T, B, C>>() }
         }
     }
 }

@@ -82,6 +82,7 @@ use crate::Scalar;
 /// let _: Matrix<f64, 2, 3> = a.transpose(); // the transpose is 3×2
 /// ```
 #[derive(Clone, PartialEq)]
+#[repr(transparent)]
 pub struct Matrix<T, const R: usize, const C: usize> {
     /// Exactly `R · C` entries, row-major.
     data: Box<[T]>,

@@ -345,3 +345,101 @@ impl<T: Scalar, const B: usize, const N: usize> Matrix<T, B, N> {
         out
     }
 }
+
+/// `c = a + b`, elementwise.
+#[inline]
+pub fn add_into<T: Scalar, const B: usize, const N: usize>(
+    a: &Matrix<T, B, N>,
+    b: &Matrix<T, B, N>,
+    c: &mut Matrix<T, B, N>,
+) {
+    let out = c.as_mut_slice().iter_mut();
+    for (o, (&x, &y)) in out.zip(a.as_slice().iter().zip(b.as_slice())) {
+        *o = x + y;
+    }
+}
+
+/// `c = a ⊗ b`, elementwise.
+#[inline]
+pub fn hadamard_into<T: Scalar, const B: usize, const N: usize>(
+    a: &Matrix<T, B, N>,
+    b: &Matrix<T, B, N>,
+    c: &mut Matrix<T, B, N>,
+) {
+    let out = c.as_mut_slice().iter_mut();
+    for (o, (&x, &y)) in out.zip(a.as_slice().iter().zip(b.as_slice())) {
+        *o = x * y;
+    }
+}
+
+/// The columns `FROM ..` of a matrix, as one part of a concatenation
+/// `whole = concat(…, part, …)` (the part's width gives the end): the
+/// forward pass places each part, the backward pass takes each part's
+/// gradient back out (`∂l/∂part` is those columns of `∂l/∂whole`: the
+/// Jacobian of a concatenation selects them).
+///
+/// ```
+/// use chainrule::{ops::Columns, Matrix};
+/// let a = Matrix::<f64, 1, 2>::from_rows([[1.0, 2.0]]);
+/// let b = Matrix::<f64, 1, 1>::from_rows([[3.0]]);
+/// let mut c = Matrix::<f64, 1, 3>::zeros();
+/// Columns::<0>::place(&a, &mut c);
+/// Columns::<2>::place(&b, &mut c);
+/// assert_eq!(c, Matrix::from_rows([[1.0, 2.0, 3.0]]));
+/// let mut db = Matrix::<f64, 1, 1>::zeros();
+/// Columns::<2>::take_into(&c, &mut db);
+/// assert_eq!(db, b);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Columns<const FROM: usize>;
+
+impl<const FROM: usize> Columns<FROM> {
+    /// Writes `part` into columns `FROM .. FROM + N` of `whole`.
+    #[inline]
+    pub fn place<T: Scalar, const B: usize, const N: usize, const C: usize>(
+        part: &Matrix<T, B, N>,
+        whole: &mut Matrix<T, B, C>,
+    ) {
+        const { assert!(FROM + N <= C, "the part lies inside the concatenation") };
+        for (row, src) in whole.rows_mut().zip(part.rows()) {
+            row[FROM..FROM + N].copy_from_slice(src);
+        }
+    }
+
+    /// `part = ` columns `FROM .. FROM + N` of `whole` (overwrites `part`).
+    #[inline]
+    pub fn take_into<T: Scalar, const B: usize, const N: usize, const C: usize>(
+        whole: &Matrix<T, B, C>,
+        part: &mut Matrix<T, B, N>,
+    ) {
+        const { assert!(FROM + N <= C, "the part lies inside the concatenation") };
+        for (dst, row) in part.rows_mut().zip(whole.rows()) {
+            dst.copy_from_slice(&row[FROM..FROM + N]);
+        }
+    }
+
+    /// `part += ` columns `FROM .. FROM + N` of `whole`.
+    #[inline]
+    pub fn take_acc<T: Scalar, const B: usize, const N: usize, const C: usize>(
+        whole: &Matrix<T, B, C>,
+        part: &mut Matrix<T, B, N>,
+    ) {
+        const { assert!(FROM + N <= C, "the part lies inside the concatenation") };
+        for (dst, row) in part.rows_mut().zip(whole.rows()) {
+            for (d, &g) in dst.iter_mut().zip(&row[FROM..FROM + N]) {
+                *d += g;
+            }
+        }
+    }
+}
+
+/// `m ← factor·m` (a weighted loss term's gradient).
+#[inline]
+pub fn scale_in_place<T: Scalar, const B: usize, const N: usize>(
+    factor: T,
+    m: &mut Matrix<T, B, N>,
+) {
+    for v in m.as_mut_slice() {
+        *v *= factor;
+    }
+}

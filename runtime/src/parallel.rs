@@ -129,6 +129,10 @@ where
                 B == 2 * H && H > 0,
                 "a ParallelTrainer splits B rows into two halves of H: B must be 2·H, H > 0"
             );
+            assert!(
+                !matches!(N::LOSS_REDUCTION, LossReduction::NotSplittable),
+                "a ParallelTrainer cannot split this network's loss: a sum of squared errors plus a penalty is not the sum of the losses of two halves (use `mse`, or train on one thread)"
+            );
         }
         Ok(Self {
             here: Half::new(net),
@@ -239,7 +243,7 @@ fn combine<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
                         *g += o;
                     }
                 }
-                LossReduction::MeanOverBatch => {
+                LossReduction::MeanOverBatch | LossReduction::NotSplittable => {
                     for (g, &o) in mine.iter_mut().zip(theirs) {
                         *g = (*g + o) * half;
                     }
@@ -249,7 +253,7 @@ fn combine<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
     });
     match N::LOSS_REDUCTION {
         LossReduction::Sum => loss + other_loss,
-        LossReduction::MeanOverBatch => (loss + other_loss) * half,
+        LossReduction::MeanOverBatch | LossReduction::NotSplittable => (loss + other_loss) * half,
     }
 }
 

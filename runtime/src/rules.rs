@@ -66,7 +66,7 @@
 //! assert!((dl_db[(0, 0)] - expected).abs() < 1e-15);
 //! ```
 
-use crate::activations::{activation_backward_into, Activation};
+use crate::activations::{activation_backward_acc, activation_backward_into, Activation};
 use crate::{ColVector, Matrix, RowVector, Scalar};
 
 /// Rule 1: column vectors, `y = W·x` ⇒ `∂y/∂x = W`.
@@ -159,6 +159,19 @@ pub fn rule5_weight_grad_into<T: Scalar, const B: usize, const M: usize, const N
     crate::ops::t_matmul_into(dl_dz, x, dl_dw);
 }
 
+/// Rule 5, accumulated: `∂l/∂W += (∂l/∂Z)ᵀ · X`. A layer applied several
+/// times (tied weights) collects the gradient of each application: its
+/// weight feeds several operations, so by the sum rule its gradient is the
+/// sum over them.
+#[inline]
+pub fn rule5_weight_grad_acc<T: Scalar, const B: usize, const M: usize, const N: usize>(
+    dl_dz: &Matrix<T, B, M>,
+    x: &Matrix<T, B, N>,
+    dl_dw: &mut Matrix<T, M, N>,
+) {
+    crate::ops::t_matmul_acc(dl_dz, x, dl_dw);
+}
+
 /// The bias of the row-batch form: `Z = X·Wᵀ + 1·bᵀ` ⇒
 /// `∂l/∂b = 1ᵀ · ∂l/∂Z`, the column sums (`1×B · B×M = 1×M`); overwrites
 /// `dl_db`.
@@ -168,6 +181,15 @@ pub fn bias_grad_into<T: Scalar, const B: usize, const M: usize>(
     dl_db: &mut RowVector<T, M>,
 ) {
     crate::ops::column_sums_into(dl_dz, dl_db);
+}
+
+/// [`bias_grad_into`], accumulated: `∂l/∂b += 1ᵀ · ∂l/∂Z`.
+#[inline]
+pub fn bias_grad_acc<T: Scalar, const B: usize, const M: usize>(
+    dl_dz: &Matrix<T, B, M>,
+    dl_db: &mut RowVector<T, M>,
+) {
+    crate::ops::column_sums_acc(dl_dz, dl_db);
 }
 
 /// Rule 6, column form: `Y = W·X` (`W: M×N`, `X: N×B`) ⇒
@@ -191,6 +213,17 @@ pub fn rule6_input_grad_into<T: Scalar, const B: usize, const M: usize, const N:
     crate::ops::matmul_into(dl_dz, w, dl_dx);
 }
 
+/// Rule 6, accumulated: `∂l/∂X += ∂l/∂Z · W`, for an `X` that feeds
+/// several operations (the sum rule).
+#[inline]
+pub fn rule6_input_grad_acc<T: Scalar, const B: usize, const M: usize, const N: usize>(
+    dl_dz: &Matrix<T, B, M>,
+    w: &Matrix<T, M, N>,
+    dl_dx: &mut Matrix<T, B, N>,
+) {
+    crate::ops::matmul_acc(dl_dz, w, dl_dx);
+}
+
 /// Rule 7: `y = f(x)` elementwise ⇒ `∂l/∂x = ∂l/∂y ⊗ f′(x)`, all of one
 /// shape; the Jacobian is `diag(f′(x))`. Here `f′(x)` is given as a matrix.
 #[must_use]
@@ -211,4 +244,74 @@ pub fn rule7_activation_grad_into<F: Activation, T: Scalar, const B: usize, cons
     dl_dz: &mut Matrix<T, B, N>,
 ) {
     activation_backward_into::<F, T, B, N>(dl_da, z, a, dl_dz);
+}
+
+/// Rule 7, accumulated: `∂l/∂z += ∂l/∂a ⊗ F′(z)`.
+#[inline]
+pub fn rule7_activation_grad_acc<F: Activation, T: Scalar, const B: usize, const N: usize>(
+    dl_da: &Matrix<T, B, N>,
+    z: &Matrix<T, B, N>,
+    a: &Matrix<T, B, N>,
+    dl_dz: &mut Matrix<T, B, N>,
+) {
+    activation_backward_acc::<F, T, B, N>(dl_da, z, a, dl_dz);
+}
+
+/// The sum rule for `c = a + b`: the Jacobian of a sum with respect to
+/// either term is the identity, so `∂l/∂a = ∂l/∂c`; overwrites `dl_da`.
+#[inline]
+pub fn sum_grad_into<T: Scalar, const B: usize, const N: usize>(
+    dl_dc: &Matrix<T, B, N>,
+    dl_da: &mut Matrix<T, B, N>,
+) {
+    dl_da.as_mut_slice().copy_from_slice(dl_dc.as_slice());
+}
+
+/// [`sum_grad_into`], accumulated: `∂l/∂a += ∂l/∂c`.
+#[inline]
+pub fn sum_grad_acc<T: Scalar, const B: usize, const N: usize>(
+    dl_dc: &Matrix<T, B, N>,
+    dl_da: &mut Matrix<T, B, N>,
+) {
+    crate::kernels::axpy(T::ONE, dl_dc.as_slice(), dl_da.as_mut_slice());
+}
+
+/// Rule 7 for the elementwise product `c = a ⊗ b`: as a function of `a`
+/// its Jacobian is `diag(b)`, so `∂l/∂a = ∂l/∂c ⊗ b`; overwrites `dl_da`.
+#[inline]
+pub fn product_grad_into<T: Scalar, const B: usize, const N: usize>(
+    dl_dc: &Matrix<T, B, N>,
+    other: &Matrix<T, B, N>,
+    dl_da: &mut Matrix<T, B, N>,
+) {
+    let out = dl_da.as_mut_slice().iter_mut();
+    for (o, (&g, &b)) in out.zip(dl_dc.as_slice().iter().zip(other.as_slice())) {
+        *o = g * b;
+    }
+}
+
+/// [`product_grad_into`], accumulated: `∂l/∂a += ∂l/∂c ⊗ b`.
+#[inline]
+pub fn product_grad_acc<T: Scalar, const B: usize, const N: usize>(
+    dl_dc: &Matrix<T, B, N>,
+    other: &Matrix<T, B, N>,
+    dl_da: &mut Matrix<T, B, N>,
+) {
+    let out = dl_da.as_mut_slice().iter_mut();
+    for (o, (&g, &b)) in out.zip(dl_dc.as_slice().iter().zip(other.as_slice())) {
+        *o += g * b;
+    }
+}
+
+/// The L2 penalty `λ·Σ w²` of a parameter tensor.
+#[must_use]
+pub fn l2_penalty<T: Scalar>(lambda: T, w: &[T]) -> T {
+    lambda * w.iter().fold(T::ZERO, |acc, &v| acc + v * v)
+}
+
+/// The L2 penalty `λ·Σ w²` of a tensor, and its gradient `2λ·w` added to
+/// `dl_dw` (after the loss's own gradient has been written there).
+pub fn l2_penalty_acc<T: Scalar>(lambda: T, w: &[T], dl_dw: &mut [T]) -> T {
+    crate::kernels::axpy(lambda + lambda, w, dl_dw);
+    l2_penalty(lambda, w)
 }

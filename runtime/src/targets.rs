@@ -31,6 +31,19 @@ impl<T: Scalar, const B: usize, const N: usize> Targets<T, B, N> for Matrix<T, B
     }
 }
 
+impl<T: Scalar, Y: Targets<T, B, N> + ?Sized, const B: usize, const N: usize> Targets<T, B, N>
+    for &Y
+{
+    #[inline(always)]
+    fn value(&self, row: usize, col: usize) -> T {
+        (**self).value(row, col)
+    }
+    #[inline(always)]
+    fn class_indices(&self) -> Option<&[usize; B]> {
+        (**self).class_indices()
+    }
+}
+
 /// One class index per row, each below `N`, checked when the labels are made.
 ///
 /// ```

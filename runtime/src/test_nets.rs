@@ -6,9 +6,11 @@
 //! `output: Dense<H, OUT> => softmax`, `loss: cross_entropy`.
 
 use crate::activations::{activate_into, activation_backward_into, Relu};
+use crate::graph::{ActivationSpec, GraphSpec, OpSpec, ValueSpec};
 use crate::layers::{init_rng, Dense, Init};
 use crate::{
-    losses, ops, LossReduction, Matrix, Network, ParamInfo, Parameters, Scalar, Targets, UpdateFn,
+    losses, ops, LossReduction, Matrix, Model, Network, ParamInfo, Parameters, Scalar, Targets,
+    UpdateFn,
 };
 
 #[derive(Clone, Debug, PartialEq)]
@@ -23,7 +25,13 @@ pub struct MlpGradients<T: Scalar, const IN: usize, const H: usize, const OUT: u
     pub output: Dense<T, H, OUT>,
 }
 
-pub struct MlpWorkspace<T: Scalar, const B: usize, const H: usize, const OUT: usize> {
+pub struct MlpWorkspace<
+    T: Scalar,
+    const B: usize,
+    const IN: usize,
+    const H: usize,
+    const OUT: usize,
+> {
     z1: Matrix<T, B, H>,
     a1: Matrix<T, B, H>,
     z2: Matrix<T, B, OUT>,
@@ -31,6 +39,7 @@ pub struct MlpWorkspace<T: Scalar, const B: usize, const H: usize, const OUT: us
     dl_dz2: Matrix<T, B, OUT>,
     dl_da1: Matrix<T, B, H>,
     dl_dz1: Matrix<T, B, H>,
+    dl_dx: Matrix<T, B, IN>,
 }
 
 fn visit_dense<T: Scalar, const I: usize, const O: usize>(
@@ -125,13 +134,62 @@ impl<T: Scalar, const IN: usize, const H: usize, const OUT: usize> MlpGradients<
     }
 }
 
-impl<T: Scalar, const IN: usize, const H: usize, const OUT: usize> Network<IN, OUT>
-    for Mlp<T, IN, H, OUT>
-{
+impl<T: Scalar, const IN: usize, const H: usize, const OUT: usize> Model for Mlp<T, IN, H, OUT> {
     type Gradients = MlpGradients<T, IN, H, OUT>;
-    type Workspace<const B: usize> = MlpWorkspace<T, B, H, OUT>;
+    type Workspace<const B: usize> = MlpWorkspace<T, B, IN, H, OUT>;
+    type Inputs<const B: usize> = Matrix<T, B, IN>;
     const ARCHITECTURE: &'static str = "hidden: Dense => relu, output: Dense => softmax";
-    const LOSS_REDUCTION: LossReduction = LossReduction::MeanOverBatch;
+    const GRAPH: GraphSpec = GraphSpec {
+        name: "Mlp",
+        values: &[
+            ValueSpec {
+                name: "x",
+                shape: &[IN],
+            },
+            ValueSpec {
+                name: "z1",
+                shape: &[H],
+            },
+            ValueSpec {
+                name: "a1",
+                shape: &[H],
+            },
+            ValueSpec {
+                name: "z2",
+                shape: &[OUT],
+            },
+            ValueSpec {
+                name: "a2",
+                shape: &[OUT],
+            },
+        ],
+        inputs: &[0],
+        outputs: &[4],
+        ops: &[
+            OpSpec::Dense {
+                layer: "hidden",
+                input: 0,
+                output: 1,
+                bias: true,
+            },
+            OpSpec::Activation {
+                function: ActivationSpec::Relu,
+                input: 1,
+                output: 2,
+            },
+            OpSpec::Dense {
+                layer: "output",
+                input: 2,
+                output: 3,
+                bias: true,
+            },
+            OpSpec::Activation {
+                function: ActivationSpec::Softmax,
+                input: 3,
+                output: 4,
+            },
+        ],
+    };
 
     fn init(seed: u64) -> Self {
         let mut rng = init_rng(seed);
@@ -154,8 +212,27 @@ impl<T: Scalar, const IN: usize, const H: usize, const OUT: usize> Network<IN, O
             dl_dz2: Matrix::zeros(),
             dl_da1: Matrix::zeros(),
             dl_dz1: Matrix::zeros(),
+            dl_dx: Matrix::zeros(),
         }
     }
+
+    fn input_gradients<const B: usize>(ws: &Self::Workspace<B>) -> &Matrix<T, B, IN> {
+        &ws.dl_dx
+    }
+
+    fn update_with(&mut self, grads: &Self::Gradients, f: &mut UpdateFn<'_, T>) {
+        update_mlp(self, grads, f);
+    }
+
+    fn graph_dot() -> String {
+        "digraph mlp { x -> hidden -> relu -> output -> softmax -> loss; }".to_string()
+    }
+}
+
+impl<T: Scalar, const IN: usize, const H: usize, const OUT: usize> Network<IN, OUT>
+    for Mlp<T, IN, H, OUT>
+{
+    const LOSS_REDUCTION: LossReduction = LossReduction::MeanOverBatch;
 
     fn forward_with<'w, const B: usize>(
         &self,
@@ -197,7 +274,27 @@ impl<T: Scalar, const IN: usize, const H: usize, const OUT: usize> Network<IN, O
         loss
     }
 
-    fn update_with(&mut self, grads: &Self::Gradients, f: &mut UpdateFn<'_, T>) {
+    fn backward_with_input_grad<'w, const B: usize, Y: Targets<T, B, OUT> + ?Sized>(
+        &self,
+        x: &Matrix<T, B, IN>,
+        y: &Y,
+        grads: &mut Self::Gradients,
+        ws: &'w mut Self::Workspace<B>,
+    ) -> (T, &'w Matrix<T, B, IN>) {
+        let loss = self.backward(x, y, grads, ws);
+        ops::matmul_into(&ws.dl_dz1, &self.hidden.weight, &mut ws.dl_dx);
+        (loss, &ws.dl_dx)
+    }
+}
+
+/// The update hook of [`Mlp`]: every tensor with its gradient, in order.
+fn update_mlp<T: Scalar, const IN: usize, const H: usize, const OUT: usize>(
+    net: &mut Mlp<T, IN, H, OUT>,
+    grads: &MlpGradients<T, IN, H, OUT>,
+    f: &mut UpdateFn<'_, T>,
+) {
+    {
+        let this = net;
         let tensors: [(ParamInfo<'_>, &mut [T], &[T]); 4] = [
             (
                 ParamInfo {
@@ -205,7 +302,7 @@ impl<T: Scalar, const IN: usize, const H: usize, const OUT: usize> Network<IN, O
                     shape: &[H, IN],
                     index: 0,
                 },
-                self.hidden.weight.as_mut_slice(),
+                this.hidden.weight.as_mut_slice(),
                 grads.hidden.weight.as_slice(),
             ),
             (
@@ -214,7 +311,7 @@ impl<T: Scalar, const IN: usize, const H: usize, const OUT: usize> Network<IN, O
                     shape: &[H],
                     index: 1,
                 },
-                self.hidden.bias.as_mut_slice(),
+                this.hidden.bias.as_mut_slice(),
                 grads.hidden.bias.as_slice(),
             ),
             (
@@ -223,7 +320,7 @@ impl<T: Scalar, const IN: usize, const H: usize, const OUT: usize> Network<IN, O
                     shape: &[OUT, H],
                     index: 2,
                 },
-                self.output.weight.as_mut_slice(),
+                this.output.weight.as_mut_slice(),
                 grads.output.weight.as_slice(),
             ),
             (
@@ -232,16 +329,12 @@ impl<T: Scalar, const IN: usize, const H: usize, const OUT: usize> Network<IN, O
                     shape: &[OUT],
                     index: 3,
                 },
-                self.output.bias.as_mut_slice(),
+                this.output.bias.as_mut_slice(),
                 grads.output.bias.as_slice(),
             ),
         ];
         for (info, params, grads) in tensors {
             f(info, params, grads);
         }
-    }
-
-    fn graph_dot() -> String {
-        "digraph mlp { x -> hidden -> relu -> output -> softmax -> loss; }".to_string()
     }
 }

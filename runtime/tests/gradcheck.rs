@@ -8,7 +8,7 @@ use chainrule::gradcheck::{self, GradCheckOptions};
 use chainrule::layers::Dense;
 use chainrule::{losses, ops, rules};
 use chainrule::{
-    ClassLabels, LossReduction, Matrix, Network, ParamInfo, Parameters, Targets, UpdateFn,
+    ClassLabels, LossReduction, Matrix, Model, Network, ParamInfo, Parameters, Targets, UpdateFn,
 };
 
 // ---------------------------------------------------------------------------
@@ -169,6 +169,7 @@ struct TinyWorkspace<const B: usize> {
     dz2: Matrix<f64, B, 2>,
     da1: Matrix<f64, B, 4>,
     dz1: Matrix<f64, B, 4>,
+    dx: Matrix<f64, B, 3>,
 }
 
 const SHAPES: [&[usize]; 4] = [&[4, 3], &[4], &[2, 4], &[2]];
@@ -219,12 +220,11 @@ impl Tiny {
     }
 }
 
-impl Network<3, 2> for Tiny {
+impl Model for Tiny {
     type Gradients = TinyGrads;
     type Workspace<const B: usize> = TinyWorkspace<B>;
     const ARCHITECTURE: &'static str =
         "hidden: Dense<3, 4> => tanh, output: Dense<4, 2> => sigmoid, loss: binary_cross_entropy";
-    const LOSS_REDUCTION: LossReduction = LossReduction::MeanOverBatch;
 
     fn init(seed: u64) -> Self {
         let mut rng = chainrule::layers::init_rng(seed);
@@ -255,8 +255,95 @@ impl Network<3, 2> for Tiny {
             dz2: Matrix::zeros(),
             da1: Matrix::zeros(),
             dz1: Matrix::zeros(),
+            dx: Matrix::zeros(),
         }
     }
+
+    fn update_with(&mut self, grads: &TinyGrads, f: &mut UpdateFn<'_, f64>) {
+        f(
+            info(0),
+            self.hidden.weight.as_mut_slice(),
+            grads.hidden.weight.as_slice(),
+        );
+        f(
+            info(1),
+            self.hidden.bias.as_mut_slice(),
+            grads.hidden.bias.as_slice(),
+        );
+        f(
+            info(2),
+            self.output.weight.as_mut_slice(),
+            grads.output.weight.as_slice(),
+        );
+        f(
+            info(3),
+            self.output.bias.as_mut_slice(),
+            grads.output.bias.as_slice(),
+        );
+    }
+
+    fn graph_dot() -> String {
+        "digraph tiny {}".to_string()
+    }
+    type Inputs<const B: usize> = Matrix<f64, B, 3>;
+    const GRAPH: chainrule::graph::GraphSpec = chainrule::graph::GraphSpec {
+        name: "Tiny",
+        values: &[
+            chainrule::graph::ValueSpec {
+                name: "x",
+                shape: &[3],
+            },
+            chainrule::graph::ValueSpec {
+                name: "z1",
+                shape: &[4],
+            },
+            chainrule::graph::ValueSpec {
+                name: "a1",
+                shape: &[4],
+            },
+            chainrule::graph::ValueSpec {
+                name: "z2",
+                shape: &[2],
+            },
+            chainrule::graph::ValueSpec {
+                name: "a2",
+                shape: &[2],
+            },
+        ],
+        inputs: &[0],
+        outputs: &[4],
+        ops: &[
+            chainrule::graph::OpSpec::Dense {
+                layer: "hidden",
+                input: 0,
+                output: 1,
+                bias: true,
+            },
+            chainrule::graph::OpSpec::Activation {
+                function: chainrule::graph::ActivationSpec::Tanh,
+                input: 1,
+                output: 2,
+            },
+            chainrule::graph::OpSpec::Dense {
+                layer: "output",
+                input: 2,
+                output: 3,
+                bias: true,
+            },
+            chainrule::graph::OpSpec::Activation {
+                function: chainrule::graph::ActivationSpec::Sigmoid,
+                input: 3,
+                output: 4,
+            },
+        ],
+    };
+    fn input_gradients<const B: usize>(ws: &Self::Workspace<B>) -> &Matrix<f64, B, 3> {
+        &ws.dx
+    }
+}
+
+impl Network<3, 2> for Tiny {
+    const LOSS_REDUCTION: LossReduction = LossReduction::MeanOverBatch;
 
     fn forward_with<'w, const B: usize>(
         &self,
@@ -310,32 +397,16 @@ impl Network<3, 2> for Tiny {
         }
         loss
     }
-
-    fn update_with(&mut self, grads: &TinyGrads, f: &mut UpdateFn<'_, f64>) {
-        f(
-            info(0),
-            self.hidden.weight.as_mut_slice(),
-            grads.hidden.weight.as_slice(),
-        );
-        f(
-            info(1),
-            self.hidden.bias.as_mut_slice(),
-            grads.hidden.bias.as_slice(),
-        );
-        f(
-            info(2),
-            self.output.weight.as_mut_slice(),
-            grads.output.weight.as_slice(),
-        );
-        f(
-            info(3),
-            self.output.bias.as_mut_slice(),
-            grads.output.bias.as_slice(),
-        );
-    }
-
-    fn graph_dot() -> String {
-        "digraph tiny {}".to_string()
+    fn backward_with_input_grad<'w, const B: usize, Y: Targets<f64, B, 2> + ?Sized>(
+        &self,
+        x: &Matrix<f64, B, 3>,
+        y: &Y,
+        grads: &mut TinyGrads,
+        ws: &'w mut TinyWorkspace<B>,
+    ) -> (f64, &'w Matrix<f64, B, 3>) {
+        let loss = self.backward(x, y, grads, ws);
+        rules::rule6_input_grad_into(&ws.dz1, &self.hidden.weight, &mut ws.dx);
+        (loss, &ws.dx)
     }
 }
 

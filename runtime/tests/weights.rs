@@ -8,7 +8,7 @@ use chainrule::activations::{activate_into, Relu};
 use chainrule::layers::{init_rng, Dense, Init};
 use chainrule::weights::{self, ContentError, WeightsError};
 use chainrule::{
-    losses, LossReduction, Matrix, Network, ParamInfo, Parameters, Scalar, Targets, UpdateFn,
+    losses, LossReduction, Matrix, Model, Network, ParamInfo, Parameters, Scalar, Targets, UpdateFn,
 };
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
@@ -27,6 +27,7 @@ struct MlpWorkspace<T: Scalar, const B: usize> {
     a1: Matrix<T, B, 4>,
     z2: Matrix<T, B, 2>,
     a2: Matrix<T, B, 2>,
+    dl_dx: Matrix<T, B, 3>,
 }
 
 const NAMES: [&str; 4] = [
@@ -71,12 +72,11 @@ impl<T: Scalar> Mlp<T> {
     }
 }
 
-impl<T: Scalar> Network<3, 2> for Mlp<T> {
+impl<T: Scalar> Model for Mlp<T> {
     type Gradients = Mlp<T>;
     type Workspace<const B: usize> = MlpWorkspace<T, B>;
     const ARCHITECTURE: &'static str =
         "hidden: Dense<3, 4> => relu, output: Dense<4, 2> => softmax, loss: cross_entropy";
-    const LOSS_REDUCTION: LossReduction = LossReduction::MeanOverBatch;
 
     fn init(seed: u64) -> Self {
         let mut rng = init_rng(seed);
@@ -101,8 +101,93 @@ impl<T: Scalar> Network<3, 2> for Mlp<T> {
             a1: Matrix::zeros(),
             z2: Matrix::zeros(),
             a2: Matrix::zeros(),
+            dl_dx: Matrix::zeros(),
         }
     }
+    fn update_with(&mut self, grads: &Self, f: &mut UpdateFn<'_, T>) {
+        f(
+            info(0),
+            self.hidden.weight.as_mut_slice(),
+            grads.hidden.weight.as_slice(),
+        );
+        f(
+            info(1),
+            self.hidden.bias.as_mut_slice(),
+            grads.hidden.bias.as_slice(),
+        );
+        f(
+            info(2),
+            self.output.weight.as_mut_slice(),
+            grads.output.weight.as_slice(),
+        );
+        f(
+            info(3),
+            self.output.bias.as_mut_slice(),
+            grads.output.bias.as_slice(),
+        );
+    }
+    fn graph_dot() -> String {
+        String::from("digraph mlp {}")
+    }
+    type Inputs<const B: usize> = Matrix<T, B, 3>;
+    const GRAPH: chainrule::graph::GraphSpec = chainrule::graph::GraphSpec {
+        name: "Mlp",
+        values: &[
+            chainrule::graph::ValueSpec {
+                name: "x",
+                shape: &[3],
+            },
+            chainrule::graph::ValueSpec {
+                name: "z1",
+                shape: &[4],
+            },
+            chainrule::graph::ValueSpec {
+                name: "a1",
+                shape: &[4],
+            },
+            chainrule::graph::ValueSpec {
+                name: "z2",
+                shape: &[2],
+            },
+            chainrule::graph::ValueSpec {
+                name: "a2",
+                shape: &[2],
+            },
+        ],
+        inputs: &[0],
+        outputs: &[4],
+        ops: &[
+            chainrule::graph::OpSpec::Dense {
+                layer: "hidden",
+                input: 0,
+                output: 1,
+                bias: true,
+            },
+            chainrule::graph::OpSpec::Activation {
+                function: chainrule::graph::ActivationSpec::Relu,
+                input: 1,
+                output: 2,
+            },
+            chainrule::graph::OpSpec::Dense {
+                layer: "output",
+                input: 2,
+                output: 3,
+                bias: true,
+            },
+            chainrule::graph::OpSpec::Activation {
+                function: chainrule::graph::ActivationSpec::Softmax,
+                input: 3,
+                output: 4,
+            },
+        ],
+    };
+    fn input_gradients<const B: usize>(ws: &Self::Workspace<B>) -> &Matrix<T, B, 3> {
+        &ws.dl_dx
+    }
+}
+
+impl<T: Scalar> Network<3, 2> for Mlp<T> {
+    const LOSS_REDUCTION: LossReduction = LossReduction::MeanOverBatch;
     fn forward_with<'w, const B: usize>(
         &self,
         x: &Matrix<T, B, 3>,
@@ -133,30 +218,17 @@ impl<T: Scalar> Network<3, 2> for Mlp<T> {
         *grads = self.new_gradients();
         self.loss_with(x, y, ws)
     }
-    fn update_with(&mut self, grads: &Self, f: &mut UpdateFn<'_, T>) {
-        f(
-            info(0),
-            self.hidden.weight.as_mut_slice(),
-            grads.hidden.weight.as_slice(),
-        );
-        f(
-            info(1),
-            self.hidden.bias.as_mut_slice(),
-            grads.hidden.bias.as_slice(),
-        );
-        f(
-            info(2),
-            self.output.weight.as_mut_slice(),
-            grads.output.weight.as_slice(),
-        );
-        f(
-            info(3),
-            self.output.bias.as_mut_slice(),
-            grads.output.bias.as_slice(),
-        );
-    }
-    fn graph_dot() -> String {
-        String::from("digraph mlp {}")
+    /// As `backward`: the loss, with every gradient (and `∂l/∂X`) zero.
+    fn backward_with_input_grad<'w, const B: usize, Y: Targets<T, B, 2> + ?Sized>(
+        &self,
+        x: &Matrix<T, B, 3>,
+        y: &Y,
+        grads: &mut Self,
+        ws: &'w mut MlpWorkspace<T, B>,
+    ) -> (T, &'w Matrix<T, B, 3>) {
+        let loss = self.backward(x, y, grads, ws);
+        ws.dl_dx.fill(T::ZERO);
+        (loss, &ws.dl_dx)
     }
 }
 
@@ -294,10 +366,7 @@ fn file_has_pytorch_names_layouts_dtype_and_architecture() {
 
     let (_, metadata) = SafeTensors::read_metadata(&bytes).unwrap();
     let metadata = metadata.metadata().clone().unwrap();
-    assert_eq!(
-        metadata["architecture"],
-        <Mlp<f64> as Network<3, 2>>::ARCHITECTURE
-    );
+    assert_eq!(metadata["architecture"], <Mlp<f64> as Model>::ARCHITECTURE);
     assert_eq!(metadata["format"], "pt");
 }
 
@@ -320,10 +389,7 @@ fn f32_file_has_f32_tensors() {
 fn a_file_written_by_another_program_loads() {
     // Values 0.5 everywhere, with the right architecture: what a PyTorch
     // exporter that copies our metadata would write.
-    let bytes = raw_file(
-        &mlp_tensors(),
-        Some(<Mlp<f32> as Network<3, 2>>::ARCHITECTURE),
-    );
+    let bytes = raw_file(&mlp_tensors(), Some(<Mlp<f32> as Model>::ARCHITECTURE));
     let (net, result) = load_bytes(&bytes);
     result.unwrap();
     assert!(net.hidden.weight.as_slice().iter().all(|&w| w == 0.5));
@@ -419,7 +485,7 @@ fn another_architecture_is_refused_with_both_declarations() {
     let err = result.unwrap_err();
     match &err {
         ContentError::WrongArchitecture { expected, found } => {
-            assert_eq!(expected, <Mlp<f32> as Network<3, 2>>::ARCHITECTURE);
+            assert_eq!(expected, <Mlp<f32> as Model>::ARCHITECTURE);
             assert_eq!(found.as_deref(), Some("hidden: Dense<3, 5> => relu, ..."));
         }
         other => panic!("expected WrongArchitecture, got {other:?}"),
@@ -432,10 +498,7 @@ fn another_architecture_is_refused_with_both_declarations() {
 fn missing_tensor_is_named() {
     let mut tensors = mlp_tensors();
     tensors.remove(3);
-    let (net, result) = load_bytes(&raw_file(
-        &tensors,
-        Some(<Mlp<f32> as Network<3, 2>>::ARCHITECTURE),
-    ));
+    let (net, result) = load_bytes(&raw_file(&tensors, Some(<Mlp<f32> as Model>::ARCHITECTURE)));
     match result {
         Err(ContentError::MissingTensor { name }) => assert_eq!(name, "output.bias"),
         other => panic!("expected MissingTensor, got {other:?}"),
@@ -447,10 +510,7 @@ fn missing_tensor_is_named() {
 fn extra_tensor_is_named() {
     let mut tensors = mlp_tensors();
     tensors.push(("output.scale", Dtype::F32, vec![2], f32_bytes(2, 1.0)));
-    let (net, result) = load_bytes(&raw_file(
-        &tensors,
-        Some(<Mlp<f32> as Network<3, 2>>::ARCHITECTURE),
-    ));
+    let (net, result) = load_bytes(&raw_file(&tensors, Some(<Mlp<f32> as Model>::ARCHITECTURE)));
     match result {
         Err(ContentError::UnexpectedTensor { name }) => assert_eq!(name, "output.scale"),
         other => panic!("expected UnexpectedTensor, got {other:?}"),
@@ -462,10 +522,7 @@ fn extra_tensor_is_named() {
 fn transposed_weight_is_a_wrong_shape() {
     let mut tensors = mlp_tensors();
     tensors[0].2 = vec![3, 4]; // [in, out]: the classic mistake
-    let (net, result) = load_bytes(&raw_file(
-        &tensors,
-        Some(<Mlp<f32> as Network<3, 2>>::ARCHITECTURE),
-    ));
+    let (net, result) = load_bytes(&raw_file(&tensors, Some(<Mlp<f32> as Model>::ARCHITECTURE)));
     match result {
         Err(ContentError::WrongShape {
             name,
@@ -481,10 +538,7 @@ fn transposed_weight_is_a_wrong_shape() {
     // A bias stored as a [1, out] row is also refused.
     let mut tensors = mlp_tensors();
     tensors[1].2 = vec![1, 4];
-    let (_, result) = load_bytes(&raw_file(
-        &tensors,
-        Some(<Mlp<f32> as Network<3, 2>>::ARCHITECTURE),
-    ));
+    let (_, result) = load_bytes(&raw_file(&tensors, Some(<Mlp<f32> as Model>::ARCHITECTURE)));
     assert!(
         matches!(result, Err(ContentError::WrongShape { .. })),
         "{result:?}"
@@ -511,10 +565,7 @@ fn f64_file_into_f32_network_is_a_wrong_dtype() {
     // A half-precision tensor is refused too.
     let mut tensors = mlp_tensors();
     tensors[2] = ("output.weight", Dtype::F16, vec![2, 4], vec![0; 16]);
-    let (_, result) = load_bytes(&raw_file(
-        &tensors,
-        Some(<Mlp<f32> as Network<3, 2>>::ARCHITECTURE),
-    ));
+    let (_, result) = load_bytes(&raw_file(&tensors, Some(<Mlp<f32> as Model>::ARCHITECTURE)));
     assert!(
         matches!(result, Err(ContentError::WrongDtype { .. })),
         "{result:?}"
@@ -527,10 +578,7 @@ fn non_finite_values_are_refused() {
     let mut bias = f32_bytes(2, 0.5);
     bias[4..].copy_from_slice(&f32::NAN.to_le_bytes());
     tensors[3].3 = bias;
-    let (net, result) = load_bytes(&raw_file(
-        &tensors,
-        Some(<Mlp<f32> as Network<3, 2>>::ARCHITECTURE),
-    ));
+    let (net, result) = load_bytes(&raw_file(&tensors, Some(<Mlp<f32> as Model>::ARCHITECTURE)));
     match result {
         Err(ContentError::NonFinite { name, index }) => {
             assert_eq!((name.as_str(), index), ("output.bias", 1))

@@ -1,20 +1,49 @@
 //! The structs, constructors, trait impls and compile-time dimension checks.
 
-use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
 
-use super::{backward, dot, forward, grad_ident, rt, value_ident, Names, Options};
-use crate::check::{ConstCheck, Model};
-use crate::vocab::{LayerKind, LossKind};
+use super::forward::{signature, step_buffers, width_tokens, Signature};
+use super::{backward, dot, forward, grad_ident, rt, spec, value_ident, Names, Options};
+use crate::check::{ConstCheck, Junction, Layer, LayerKind, Model, Step};
+use crate::vocab::LossKind;
 
-/// `Dense<T, IN, OUT>` or `DenseNoBias<T, IN, OUT>`.
-fn layer_ty(layer: &crate::check::Layer) -> TokenStream {
+/// The field type of a layer with parameters: `Dense<T, IN, OUT>`,
+/// `LayerNorm<T, N>`, `Conv2d<T, OUT_CH, PATCH>`; `None` for the others.
+fn layer_ty(layer: &Layer) -> Option<TokenStream> {
     let rt = rt();
-    let (i, o) = (&layer.inputs, &layer.outputs);
-    match layer.kind {
-        LayerKind::Dense => quote!(#rt::Dense<T, #i, #o>),
-        LayerKind::DenseNoBias => quote!(#rt::DenseNoBias<T, #i, #o>),
+    match &layer.kind {
+        LayerKind::Dense {
+            inputs,
+            outputs,
+            bias: true,
+        } => Some(quote!(#rt::Dense<T, #inputs, #outputs>)),
+        LayerKind::Dense {
+            inputs, outputs, ..
+        } => Some(quote!(#rt::DenseNoBias<T, #inputs, #outputs>)),
+        LayerKind::LayerNorm { features } => Some(quote!(#rt::LayerNorm<T, #features>)),
+        LayerKind::Conv2d(c) => {
+            let (oc, patch) = (
+                Literal::usize_unsuffixed(c.out_channels),
+                Literal::usize_unsuffixed(c.in_channels * c.kernel * c.kernel),
+            );
+            if c.bias {
+                Some(quote!(#rt::Conv2d<T, #oc, #patch>))
+            } else {
+                Some(quote!(#rt::Conv2dNoBias<T, #oc, #patch>))
+            }
+        }
+        LayerKind::Pool(_) | LayerKind::GlobalAvgPool | LayerKind::Flatten => None,
     }
+}
+
+/// The layers with parameters (the struct fields), with their types.
+fn fields(model: &Model) -> Vec<(&Layer, TokenStream)> {
+    model
+        .layers
+        .iter()
+        .filter_map(|l| layer_ty(l).map(|ty| (l, ty)))
+        .collect()
 }
 
 /// The network, gradients and workspace structs.
@@ -23,13 +52,13 @@ pub(super) fn structs(model: &Model, names: &Names) -> TokenStream {
     let (attrs, vis) = (&model.attrs, &model.vis);
     let (net, grads, ws) = (&names.net, &names.grads, &names.ws);
     let params = &names.const_params_decl;
-    let field_attrs: Vec<_> = model.layers.iter().map(|l| &l.attrs).collect();
-    let fields: Vec<_> = model.layers.iter().map(|l| &l.name).collect();
-    let tys: Vec<_> = model.layers.iter().map(layer_ty).collect();
-    let grad_docs: Vec<String> = model
-        .layers
+    let fields = fields(model);
+    let field_attrs: Vec<_> = fields.iter().map(|(l, _)| &l.attrs).collect();
+    let field_names: Vec<_> = fields.iter().map(|(l, _)| &l.name).collect();
+    let tys: Vec<_> = fields.iter().map(|(_, ty)| ty).collect();
+    let grad_docs: Vec<String> = fields
         .iter()
-        .map(|l| {
+        .map(|(l, _)| {
             format!(
                 " ∂l/∂ of layer `{}`'s parameters (rule 0: the same shapes).",
                 l.name
@@ -40,38 +69,57 @@ pub(super) fn structs(model: &Model, names: &Names) -> TokenStream {
         " The gradients of [`{net}`]'s loss: one tensor per parameter, of the same shape (rule 0)."
     );
     let ws_doc = format!(
-        " Every buffer a forward and backward pass of [`{net}`] over `B` rows needs, made once: pre-activations `z`, activations `a`, intermediate gradients `dl_d…`."
+        " Every buffer a forward and backward pass of [`{net}`] over `B` rows needs, made once: each value the network computes (by its name), the intermediate gradients `dl_d…`, and the gradient of the inputs."
     );
 
     let mut ws_fields = Vec::new();
-    for (id, value) in model.values.iter().enumerate().skip(1) {
+    for (id, value) in model.values.iter().enumerate().skip(model.inputs.len()) {
+        if value.alias_of.is_some() {
+            continue;
+        }
         let name = value_ident(model, id);
-        let width = &value.width;
-        let doc = format!(" `{}`, B×{}.", value.name, value.width.text());
+        let width = width_tokens(model, id);
+        let doc = format!(" `{}`, B×{}.", value.name, model.width(id).text());
         ws_fields.push(quote!(#[doc = #doc] pub #name: #rt::Matrix<T, B, #width>));
     }
     for id in backward::gradient_values(model) {
         let name = grad_ident(model, id);
-        let width = &model.values[id].width;
+        let width = width_tokens(model, id);
         let doc = format!(
             " `∂l/∂{}`, B×{}.",
             model.values[id].name,
-            model.values[id].width.text()
+            model.width(id).text()
         );
         ws_fields.push(quote!(#[doc = #doc] pub #name: #rt::Matrix<T, B, #width>));
+    }
+    let Signature { inputs_ty, .. } = signature(model);
+    let input_grads = input_grads_field(model);
+    let doc = if model.inputs.len() == 1 {
+        format!(
+            " `∂l/∂{}`, filled by `backward_with_input_grads` only.",
+            model.values[model.inputs[0]].name
+        )
+    } else {
+        " `∂l/∂` of each input, in order, filled by `backward_with_input_grads` only.".to_string()
+    };
+    ws_fields.push(quote!(#[doc = #doc] pub #input_grads: #inputs_ty));
+    for step in &model.steps {
+        for (field, doc, ty) in step_buffers(model, step) {
+            ws_fields.push(quote!(#[doc = #doc] pub #field: #ty));
+        }
     }
     let consts = &names.const_params_decl;
     quote! {
         #(#attrs)*
         #[derive(::core::clone::Clone, ::core::fmt::Debug, ::core::cmp::PartialEq)]
         #vis struct #net<#(#params,)* T: #rt::Scalar = ::core::primitive::f32> {
-            #( #(#field_attrs)* pub #fields: #tys, )*
+            #( #(#field_attrs)* pub #field_names: #tys, )*
         }
 
         #[doc = #grads_doc]
         #[derive(::core::clone::Clone, ::core::fmt::Debug, ::core::cmp::PartialEq)]
         #vis struct #grads<#(#params,)* T: #rt::Scalar = ::core::primitive::f32> {
-            #( #[doc = #grad_docs] pub #fields: #tys, )*
+            #( #[doc = #grad_docs] pub #field_names: #tys, )*
         }
 
         #[doc = #ws_doc]
@@ -82,6 +130,35 @@ pub(super) fn structs(model: &Model, names: &Names) -> TokenStream {
     }
 }
 
+/// The workspace field of the inputs' gradient: `dl_dx`, or `dl_dinputs`
+/// (a tuple) for several inputs.
+pub(super) fn input_grads_field(model: &Model) -> proc_macro2::Ident {
+    if model.inputs.len() == 1 {
+        grad_ident(model, model.inputs[0])
+    } else {
+        format_ident!("dl_dinputs")
+    }
+}
+
+/// How each field is initialised: `(new, zeros)`.
+fn initialisers(layer: &Layer, ty: &TokenStream) -> (TokenStream, TokenStream) {
+    let rt = rt();
+    let init = if layer.he_init {
+        quote!(#rt::Init::He)
+    } else {
+        quote!(#rt::Init::Xavier)
+    };
+    let new = match &layer.kind {
+        LayerKind::LayerNorm { .. } => quote!(<#ty>::new()),
+        LayerKind::Conv2d(c) => {
+            let area = Literal::usize_unsuffixed(c.kernel * c.kernel);
+            quote!(<#ty>::init(#init, #area, &mut rng))
+        }
+        _ => quote!(<#ty>::init(#init, &mut rng)),
+    };
+    (new, quote!(<#ty>::zeros()))
+}
+
 /// `impl Net { new, zeros, forward, … }`, `impl NetGradients { zeros }`,
 /// `impl NetWorkspace { new }`.
 pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> TokenStream {
@@ -90,40 +167,54 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
     let generics = names.impl_generics();
     let (net_ty, grads_ty, ws_ty) = (names.net_ty(), names.grads_ty(), names.ws_ty());
     let consts = &names.const_params;
-    let fields: Vec<_> = model.layers.iter().map(|l| &l.name).collect();
-    let tys: Vec<_> = model.layers.iter().map(layer_ty).collect();
-    let inits: Vec<TokenStream> = model
-        .layers
+    let fields = fields(model);
+    let field_names: Vec<_> = fields.iter().map(|(l, _)| &l.name).collect();
+    let (news, zeros): (Vec<TokenStream>, Vec<TokenStream>) =
+        fields.iter().map(|(l, ty)| initialisers(l, ty)).unzip();
+    let uses_rng = fields
         .iter()
-        .map(|l| {
-            if l.he_init {
-                quote!(#rt::Init::He)
-            } else {
-                quote!(#rt::Init::Xavier)
-            }
-        })
-        .collect();
-    let input_width = &model.values[0].width;
-    let output_width = &model.values[model.output].width;
+        .any(|(l, _)| !matches!(l.kind, LayerKind::LayerNorm { .. }));
+    let rng = if uses_rng {
+        quote!(let mut rng = #rt::init_rng(seed);)
+    } else {
+        quote!(let _ = seed;)
+    };
 
     let mut ws_inits = Vec::new();
-    for id in 1..model.values.len() {
-        let name = value_ident(model, id);
-        ws_inits.push(quote!(#name: #rt::Matrix::zeros()));
+    for id in model.inputs.len()..model.values.len() {
+        if model.values[id].alias_of.is_none() {
+            let name = value_ident(model, id);
+            ws_inits.push(quote!(#name: #rt::Matrix::zeros()));
+        }
     }
     for id in backward::gradient_values(model) {
         let name = grad_ident(model, id);
         ws_inits.push(quote!(#name: #rt::Matrix::zeros()));
+    }
+    let input_grads = input_grads_field(model);
+    ws_inits.push(quote!(#input_grads: <_ as #rt::BatchInputs<T>>::zeros()));
+    for step in &model.steps {
+        for (field, _, _) in step_buffers(model, step) {
+            ws_inits.push(quote!(#field: #rt::Matrix::zeros()));
+        }
     }
 
     let generic_checks: Vec<TokenStream> = model
         .const_checks
         .iter()
         .filter_map(|c| match c {
-            ConstCheck::NonZeroGeneric { dim, message } => Some(quote_spanned! {dim.span()=>
-                ::core::assert!(#dim != 0, #message);
-            }),
-            ConstCheck::NonZero { .. } => None,
+            ConstCheck::NotEqual {
+                dim,
+                value,
+                generic: true,
+                message,
+            } => {
+                let value = Literal::usize_unsuffixed(*value);
+                Some(quote_spanned! {dim.span()=>
+                    ::core::assert!(#dim != #value, #message);
+                })
+            }
+            _ => None,
         })
         .collect();
     let (nonzero_const, nonzero_use) = if generic_checks.is_empty() {
@@ -132,29 +223,40 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
         (
             quote! {
                 /// Evaluated (at compile time) by every constructor: the
-                /// dimensions given by const generic parameters are not zero.
+                /// dimensions given by const generic parameters are valid.
                 const NONZERO_DIMENSIONS: () = { #(#generic_checks)* };
             },
             quote!(let () = Self::NONZERO_DIMENSIONS;),
         )
     };
+    let width_consts = if model.is_single() {
+        let input_width = width_tokens(model, model.inputs[0]);
+        let output_width = width_tokens(model, model.outputs[0].value);
+        quote! {
+            /// The number of inputs (columns of `x`).
+            pub const INPUTS: ::core::primitive::usize = #input_width;
+            /// The number of outputs.
+            pub const OUTPUTS: ::core::primitive::usize = #output_width;
+        }
+    } else {
+        TokenStream::new()
+    };
     let forward_fns = forward::methods(model, names, options);
-    let backward_fn = backward::method(model, names, options);
+    let backward_fns = backward::methods(model, names, options);
     // One literal per line, so the expansion shows the graph line by line.
     let dot = dot::graph_dot(model);
     let dot_lines: Vec<String> = dot.split_inclusive('\n').map(str::to_string).collect();
     let new_doc = format!(
-        " A network initialised from `seed`: {}, biases zero.",
-        model
-            .layers
+        " A network initialised from `seed`: {}.",
+        fields
             .iter()
-            .map(|l| format!(
+            .map(|(l, _)| format!(
                 "`{}` {}",
                 l.name,
-                if l.he_init {
-                    "He uniform"
-                } else {
-                    "Xavier uniform"
+                match l.kind {
+                    LayerKind::LayerNorm { .. } => "γ = 1, β = 0",
+                    _ if l.he_init => "He uniform, biases zero",
+                    _ => "Xavier uniform, biases zero",
                 }
             ))
             .collect::<Vec<_>>()
@@ -165,10 +267,7 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
     quote! {
         #[allow(clippy::all, clippy::pedantic, unused_doc_comments)]
         impl #generics #net_ty {
-            /// The number of inputs (columns of `x`).
-            pub const INPUTS: ::core::primitive::usize = #input_width;
-            /// The number of outputs.
-            pub const OUTPUTS: ::core::primitive::usize = #output_width;
+            #width_consts
 
             #nonzero_const
 
@@ -176,15 +275,15 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
             #[must_use]
             pub fn new(seed: ::core::primitive::u64) -> Self {
                 #nonzero_use
-                let mut rng = #rt::init_rng(seed);
-                Self { #( #fields: <#tys>::init(#inits, &mut rng), )* }
+                #rng
+                Self { #( #field_names: #news, )* }
             }
 
             /// All parameters zero.
             #[must_use]
             pub fn zeros() -> Self {
                 #nonzero_use
-                Self { #( #fields: <#tys>::zeros(), )* }
+                Self { #( #field_names: #zeros, )* }
             }
 
             /// Gradients, all zero.
@@ -202,9 +301,9 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
             }
 
             #forward_fns
-            #backward_fn
+            #backward_fns
 
-            /// The computational graph, forward (`x → z1 → a1 → … → l`) and
+            /// The computational graph, forward (from the inputs to `l`) and
             /// backward (`∂l/∂…`, edges labelled with the rule), in Graphviz DOT.
             #[must_use]
             pub fn graph_dot() -> #rt::String {
@@ -216,7 +315,7 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
             /// All gradients zero.
             #[must_use]
             pub fn zeros() -> Self {
-                Self { #( #fields: <#tys>::zeros(), )* }
+                Self { #( #field_names: #zeros, )* }
             }
         }
 
@@ -230,43 +329,89 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
     }
 }
 
-/// `impl Network` for the network, `impl Parameters` for it and its
-/// gradients.
-pub(super) fn trait_impls(model: &Model, names: &Names) -> TokenStream {
-    let rt = rt();
-    let generics = names.impl_generics();
-    let (net_ty, grads_ty, ws) = (names.net_ty(), names.grads_ty(), &names.ws);
-    let args = &names.const_args;
-    let input_width = &model.values[0].width;
-    let output_width = &model.values[model.output].width;
-    let architecture = &model.architecture;
-    let reduction = match model.loss.kind {
-        LossKind::Sse => quote!(Sum),
-        LossKind::Mse | LossKind::BinaryCrossEntropy | LossKind::CrossEntropy => {
-            quote!(MeanOverBatch)
-        }
-    };
-
-    // (field, "field.weight", shape tokens, accessor)
+/// `(weight-file name, PyTorch shape, field access, number of entries)` of
+/// every parameter tensor, in order.
+fn tensors(model: &Model) -> Vec<(String, TokenStream, TokenStream, TokenStream)> {
     let mut tensors = Vec::new();
     for layer in &model.layers {
         let field = &layer.name;
-        let (i, o) = (&layer.inputs, &layer.outputs);
-        tensors.push((
-            format!("{field}.weight"),
-            quote!(&[#o, #i]),
-            quote!(#field.weight),
-            quote!(#o * #i),
-        ));
-        if layer.kind == LayerKind::Dense {
-            tensors.push((
-                format!("{field}.bias"),
-                quote!(&[#o]),
-                quote!(#field.bias),
-                quote!(#o),
-            ));
+        match &layer.kind {
+            LayerKind::Dense {
+                inputs,
+                outputs,
+                bias,
+            } => {
+                let (i, o) = (inputs, outputs);
+                tensors.push((
+                    format!("{field}.weight"),
+                    quote!(&[#o, #i]),
+                    quote!(#field.weight),
+                    quote!(#o * #i),
+                ));
+                if *bias {
+                    tensors.push((
+                        format!("{field}.bias"),
+                        quote!(&[#o]),
+                        quote!(#field.bias),
+                        quote!(#o),
+                    ));
+                }
+            }
+            LayerKind::LayerNorm { features } => {
+                let n = features;
+                tensors.push((
+                    format!("{field}.weight"),
+                    quote!(&[#n]),
+                    quote!(#field.weight),
+                    quote!(#n),
+                ));
+                tensors.push((
+                    format!("{field}.bias"),
+                    quote!(&[#n]),
+                    quote!(#field.bias),
+                    quote!(#n),
+                ));
+            }
+            LayerKind::Conv2d(c) => {
+                let (oc, ic, k) = (
+                    Literal::usize_unsuffixed(c.out_channels),
+                    Literal::usize_unsuffixed(c.in_channels),
+                    Literal::usize_unsuffixed(c.kernel),
+                );
+                let size =
+                    Literal::usize_unsuffixed(c.out_channels * c.in_channels * c.kernel * c.kernel);
+                tensors.push((
+                    format!("{field}.weight"),
+                    quote!(&[#oc, #ic, #k, #k]),
+                    quote!(#field.weight),
+                    quote!(#size),
+                ));
+                if c.bias {
+                    tensors.push((
+                        format!("{field}.bias"),
+                        quote!(&[#oc]),
+                        quote!(#field.bias),
+                        quote!(#oc),
+                    ));
+                }
+            }
+            LayerKind::Pool(_) | LayerKind::GlobalAvgPool | LayerKind::Flatten => {}
         }
     }
+    tensors
+}
+
+/// `impl Parameters` for the network and its gradients, `impl Model`,
+/// `impl Backprop`, and `impl Network` for one input and one output.
+pub(super) fn trait_impls(model: &Model, names: &Names) -> TokenStream {
+    let rt = rt();
+    let generics = names.impl_generics();
+    let consts = &names.const_params;
+    let (net_ty, grads_ty, ws) = (names.net_ty(), names.grads_ty(), &names.ws);
+    let args = &names.const_args;
+    let architecture = &model.architecture;
+
+    let tensors = tensors(model);
     let count = tensors.len();
     let mut visit = Vec::new();
     let mut visit_mut = Vec::new();
@@ -286,9 +431,11 @@ pub(super) fn trait_impls(model: &Model, names: &Names) -> TokenStream {
                 type Scalar = T;
                 const TENSORS: ::core::primitive::usize = #count;
                 const SCALARS: ::core::primitive::usize = 0 #(+ #sizes)*;
+                #[allow(unused_variables)]
                 fn visit(&self, f: &mut dyn ::core::ops::FnMut(#rt::ParamInfo<'_>, &[T])) {
                     #(#visit)*
                 }
+                #[allow(unused_variables)]
                 fn visit_mut(&mut self, f: &mut dyn ::core::ops::FnMut(#rt::ParamInfo<'_>, &mut [T])) {
                     #(#visit_mut)*
                 }
@@ -297,16 +444,22 @@ pub(super) fn trait_impls(model: &Model, names: &Names) -> TokenStream {
     };
     let net_params = parameters(&net_ty);
     let grad_params = parameters(&grads_ty);
-    quote! {
-        #net_params
-        #grad_params
+    let Signature {
+        inputs_ty,
+        targets_args,
+        ..
+    } = signature(model);
+    let input_grads = input_grads_field(model);
+    let graph = spec::graph_spec(model);
 
+    let model_impl = quote! {
         #[automatically_derived]
-        impl #generics #rt::Network<#input_width, #output_width> for #net_ty {
+        impl #generics #rt::Model for #net_ty {
             type Gradients = #grads_ty;
             type Workspace<const B: ::core::primitive::usize> = #ws<#(#args,)* T, B>;
+            type Inputs<const B: ::core::primitive::usize> = #inputs_ty;
             const ARCHITECTURE: &'static ::core::primitive::str = #architecture;
-            const LOSS_REDUCTION: #rt::LossReduction = #rt::LossReduction::#reduction;
+            const GRAPH: #rt::GraphSpec = #graph;
 
             #[inline]
             fn init(seed: ::core::primitive::u64) -> Self {
@@ -321,32 +474,10 @@ pub(super) fn trait_impls(model: &Model, names: &Names) -> TokenStream {
                 Self::workspace::<B>(self)
             }
             #[inline]
-            fn forward_with<'w, const B: ::core::primitive::usize>(
-                &self,
-                x: &#rt::Matrix<T, B, #input_width>,
-                ws: &'w mut Self::Workspace<B>,
-            ) -> &'w #rt::Matrix<T, B, #output_width> {
-                Self::forward_with::<B>(self, x, ws)
+            fn input_gradients<const B: ::core::primitive::usize>(ws: &Self::Workspace<B>) -> &Self::Inputs<B> {
+                &ws.#input_grads
             }
-            #[inline]
-            fn loss_with<const B: ::core::primitive::usize, Y: #rt::Targets<T, B, #output_width> + ?::core::marker::Sized>(
-                &self,
-                x: &#rt::Matrix<T, B, #input_width>,
-                y: &Y,
-                ws: &mut Self::Workspace<B>,
-            ) -> T {
-                Self::loss_with::<B, Y>(self, x, y, ws)
-            }
-            #[inline]
-            fn backward<const B: ::core::primitive::usize, Y: #rt::Targets<T, B, #output_width> + ?::core::marker::Sized>(
-                &self,
-                x: &#rt::Matrix<T, B, #input_width>,
-                y: &Y,
-                grads: &mut Self::Gradients,
-                ws: &mut Self::Workspace<B>,
-            ) -> T {
-                Self::backward::<B, Y>(self, x, y, grads, ws)
-            }
+            #[allow(unused_variables)]
             fn update_with(&mut self, grads: &Self::Gradients, f: &mut #rt::UpdateFn<'_, T>) {
                 #(#update)*
             }
@@ -354,23 +485,201 @@ pub(super) fn trait_impls(model: &Model, names: &Names) -> TokenStream {
                 Self::graph_dot()
             }
         }
+    };
+
+    // Backprop<B, Y>: Y the targets (one output), or a tuple of them.
+    let (backprop_generics, backprop_targets, pass_y) = if model.outputs.len() == 1 {
+        let w = width_tokens(model, model.outputs[0].value);
+        (
+            quote!(Y: #rt::Targets<T, B, #w> + ?::core::marker::Sized),
+            quote!(Y),
+            quote!(y),
+        )
+    } else {
+        let ys: Vec<proc_macro2::Ident> = (0..model.outputs.len())
+            .map(|k| format_ident!("Y{}", k))
+            .collect();
+        let bounds = model.outputs.iter().zip(&ys).map(|(o, yk)| {
+            let w = width_tokens(model, o.value);
+            quote!(#yk: #rt::Targets<T, B, #w>)
+        });
+        let indices = (0..ys.len()).map(syn::Index::from);
+        (
+            quote!(#(#bounds),*),
+            quote!((#(#ys,)*)),
+            quote!((#(&y.#indices,)*)),
+        )
+    };
+    let backprop_impl = quote! {
+        #[automatically_derived]
+        impl<#(#consts,)* T: #rt::Scalar, const B: ::core::primitive::usize, #backprop_generics> #rt::Backprop<B, #backprop_targets> for #net_ty {
+            #[inline]
+            fn loss_of(&self, x: &Self::Inputs<B>, y: &#backprop_targets, ws: &mut Self::Workspace<B>) -> T {
+                Self::loss_with::<B, #targets_args>(self, x, #pass_y, ws)
+            }
+            #[inline]
+            fn backprop(&self, x: &Self::Inputs<B>, y: &#backprop_targets, grads: &mut Self::Gradients, ws: &mut Self::Workspace<B>) -> T {
+                Self::backward::<B, #targets_args>(self, x, #pass_y, grads, ws)
+            }
+            #[inline]
+            fn backprop_with_input_grads(&self, x: &Self::Inputs<B>, y: &#backprop_targets, grads: &mut Self::Gradients, ws: &mut Self::Workspace<B>) -> T {
+                Self::backward_with_input_grads::<B, #targets_args>(self, x, #pass_y, grads, ws)
+            }
+        }
+    };
+
+    let network_impl = if model.is_single() {
+        let input_width = width_tokens(model, model.inputs[0]);
+        let output_width = width_tokens(model, model.outputs[0].value);
+        let reduction = match model.outputs[0].loss.kind {
+            LossKind::Sse if model.penalties.is_empty() => quote!(Sum),
+            LossKind::Sse => quote!(NotSplittable),
+            LossKind::Mse | LossKind::BinaryCrossEntropy | LossKind::CrossEntropy => {
+                quote!(MeanOverBatch)
+            }
+        };
+        quote! {
+            #[automatically_derived]
+            impl #generics #rt::Network<#input_width, #output_width> for #net_ty {
+                const LOSS_REDUCTION: #rt::LossReduction = #rt::LossReduction::#reduction;
+
+                #[inline]
+                fn forward_with<'w, const B: ::core::primitive::usize>(
+                    &self,
+                    x: &#rt::Matrix<T, B, #input_width>,
+                    ws: &'w mut Self::Workspace<B>,
+                ) -> &'w #rt::Matrix<T, B, #output_width> {
+                    Self::forward_with::<B>(self, x, ws)
+                }
+                #[inline]
+                fn loss_with<const B: ::core::primitive::usize, Y: #rt::Targets<T, B, #output_width> + ?::core::marker::Sized>(
+                    &self,
+                    x: &#rt::Matrix<T, B, #input_width>,
+                    y: &Y,
+                    ws: &mut Self::Workspace<B>,
+                ) -> T {
+                    Self::loss_with::<B, Y>(self, x, y, ws)
+                }
+                #[inline]
+                fn backward<const B: ::core::primitive::usize, Y: #rt::Targets<T, B, #output_width> + ?::core::marker::Sized>(
+                    &self,
+                    x: &#rt::Matrix<T, B, #input_width>,
+                    y: &Y,
+                    grads: &mut Self::Gradients,
+                    ws: &mut Self::Workspace<B>,
+                ) -> T {
+                    Self::backward::<B, Y>(self, x, y, grads, ws)
+                }
+                #[inline]
+                fn backward_with_input_grad<'w, const B: ::core::primitive::usize, Y: #rt::Targets<T, B, #output_width> + ?::core::marker::Sized>(
+                    &self,
+                    x: &#rt::Matrix<T, B, #input_width>,
+                    y: &Y,
+                    grads: &mut Self::Gradients,
+                    ws: &'w mut Self::Workspace<B>,
+                ) -> (T, &'w #rt::Matrix<T, B, #input_width>) {
+                    let loss = Self::backward_with_input_grads::<B, Y>(self, x, y, grads, ws);
+                    (loss, &ws.#input_grads)
+                }
+            }
+        }
+    } else {
+        TokenStream::new()
+    };
+    quote! {
+        #net_params
+        #grad_params
+        #model_impl
+        #backprop_impl
+        #network_impl
     }
 }
 
-/// Equalities and non-zero conditions between dimensions given by `const`
-/// items, asserted at compile time with the same message the macro would
-/// give for literals; the span is the dimension to fix.
+/// The compile-time checks of dimensions given by `const` items: non-zero
+/// conditions (with the message the macro would give for a literal) and
+/// equalities, each with the span of the dimension to fix.
 pub(super) fn const_checks(model: &Model) -> TokenStream {
     let mut out = TokenStream::new();
     for check in &model.const_checks {
-        let tokens = match check {
-            ConstCheck::NonZero { dim, message } => quote_spanned! {dim.span()=>
-                const _: () = ::core::assert!(#dim != 0, #message);
-            },
+        match check {
+            ConstCheck::NotEqual {
+                dim,
+                value,
+                generic: false,
+                message,
+            } => {
+                let value = Literal::usize_unsuffixed(*value);
+                out.extend(quote_spanned! {dim.span()=>
+                    const _: () = ::core::assert!(#dim != #value, #message);
+                });
+            }
             // Asserted in the impl, where the parameter is in scope.
-            ConstCheck::NonZeroGeneric { .. } => continue,
+            ConstCheck::NotEqual { generic: true, .. } => {}
+            ConstCheck::SameWidth {
+                given,
+                expected,
+                message,
+            } => out.extend(width_check(
+                given,
+                expected,
+                message,
+                "the widths must be equal",
+            )),
+        }
+    }
+    for step in &model.steps {
+        let junction = match step {
+            Step::Dense { junction, .. }
+            | Step::Add { junction, .. }
+            | Step::Mul { junction, .. } => junction.as_deref(),
+            _ => None,
         };
-        out.extend(tokens);
+        if let Some(j) = junction {
+            out.extend(junction_check(j));
+        }
     }
     out
+}
+
+/// The check of a junction: one error, naming both sides, if the two
+/// `const` widths differ.
+fn junction_check(j: &Junction) -> TokenStream {
+    let giver = j.giver.replace('{', "{{").replace('}', "}}");
+    let message = match &j.taker {
+        Some(taker) => format!("layer `{taker}` takes {{C}} inputs but {giver} gives {{A}}"),
+        None => format!("cannot combine {giver} ({{A}} features) with a value of {{C}} features: both sides must have the same shape"),
+    };
+    let consts = match (j.given.literal_value(), j.expected.literal_value()) {
+        (Some(_), None) => format!("`{}` is a `const` item", j.expected.text()),
+        (None, Some(_)) => format!("`{}` is a `const` item", j.given.text()),
+        _ => format!(
+            "`{}` and `{}` are `const` items",
+            j.given.text(),
+            j.expected.text()
+        ),
+    };
+    let note = format!("{consts}, so the compiler compares the widths: they must be equal");
+    width_check(&j.given, &j.expected, &message, &note)
+}
+
+/// `const _` with a trait of its own whose only impl is for equal widths:
+/// its message, label and note are the user's, and nothing of the runtime
+/// shows.
+fn width_check(
+    given: &crate::parse::Dim,
+    expected: &crate::parse::Dim,
+    message: &str,
+    note: &str,
+) -> TokenStream {
+    let label = message.split(" but ").next().unwrap_or(message).to_string();
+    quote_spanned! {expected.span()=>
+        const _: () = {
+            #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
+            trait EqualWidths<const A: ::core::primitive::usize, const C: ::core::primitive::usize> {}
+            #[diagnostic::do_not_recommend]
+            impl<const A: ::core::primitive::usize> EqualWidths<A, A> for () {}
+            fn equal<W: EqualWidths<{ #given }, { #expected }>>() {}
+            let _ = equal::<()>;
+        };
+    }
 }

@@ -1,16 +1,21 @@
 //! Stage 4, generate: the checked model into Rust.
 //!
 //! - [`glue`]: the network, gradients and workspace structs, `new`, `zeros`,
-//!   the `Network` and `Parameters` impls, the compile-time dimension checks;
-//! - [`forward`]: the forward pass and the losses;
+//!   the method signatures, the `Parameters`, `Model`, `Backprop` and
+//!   `Network` impls, the compile-time dimension checks;
+//! - [`forward`]: the forward pass and the losses, one function per
+//!   operation kind;
 //! - [`backward`]: the backward pass, one statement per rule application,
-//!   each tagged with its rule and shapes;
-//! - [`unroll`]: straight-line forms of small operations;
-//! - [`dot`]: the computational graph as Graphviz DOT.
+//!   each tagged with its rule and shapes, gradients of values that feed
+//!   several operations summed (the sum rule);
+//! - [`unroll`]: straight-line forms of small dense layers;
+//! - [`dot`]: the computational graph as Graphviz DOT;
+//! - [`spec`]: the graph as data (`chainrule::graph::GraphSpec`).
 //!
 //! Generated code names the runtime only by absolute paths
-//! (`::chainrule::__private::…`, `::core::…`), so it works whatever the
-//! caller imported or defined (`struct Option;`, `mod chainrule {}`).
+//! (`::chainrule::__private::…`, or `#[chainrule(crate = path)]`'s path, and
+//! `::core::…`), so it works whatever the caller imported or defined
+//! (`struct Option;`, `mod chainrule {}`).
 //!
 //! Each generated statement of the passes carries its derivation as a
 //! `#[doc = "…"]` attribute: unlike `//` comments, attributes survive in the
@@ -19,13 +24,17 @@
 //! code (the lint `unused_doc_comments` is allowed on the generated fns).
 
 mod backward;
+mod conv;
 mod dot;
 mod forward;
 mod glue;
+mod spec;
 mod stub;
 pub mod unroll;
 
 pub use stub::stub;
+
+use std::cell::RefCell;
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
@@ -33,9 +42,35 @@ use quote::{format_ident, quote};
 use crate::check::{Model, ValueId};
 use crate::parse::Dim;
 
+thread_local! {
+    /// The path of the runtime crate for the expansion under way (a proc
+    /// macro expands one invocation at a time on a thread).
+    static CRATE_PATH: RefCell<Option<syn::Path>> = const { RefCell::new(None) };
+}
+
+/// Sets the runtime crate's path for the duration of one expansion.
+pub(crate) struct CratePath;
+
+impl CratePath {
+    /// `#[chainrule(crate = path)]`, or `::chainrule`.
+    pub fn set(path: Option<&syn::Path>) -> CratePath {
+        CRATE_PATH.with(|p| *p.borrow_mut() = path.cloned());
+        CratePath
+    }
+}
+
+impl Drop for CratePath {
+    fn drop(&mut self) {
+        CRATE_PATH.with(|p| *p.borrow_mut() = None);
+    }
+}
+
 /// The absolute path of the runtime's hidden module.
 pub(crate) fn rt() -> TokenStream {
-    quote!(::chainrule::__private)
+    CRATE_PATH.with(|p| match &*p.borrow() {
+        Some(path) => quote!(#path::__private),
+        None => quote!(::chainrule::__private),
+    })
 }
 
 /// Options of the generator (the unrolling threshold is measured, see
@@ -56,7 +91,8 @@ impl Default for Options {
 
 /// Everything generated for a valid network.
 pub fn generate(model: &Model, mut options: Options) -> TokenStream {
-    if let Some(max_weights) = model.unroll {
+    let _crate_path = CratePath::set(model.settings.krate.as_ref());
+    if let Some(max_weights) = model.settings.unroll {
         options.unroll_max_weights = max_weights;
     }
     let names = Names::new(model);
@@ -139,9 +175,10 @@ impl Names {
     }
 }
 
-/// A value as the next layer reads it: `a1`, or, across a junction of two
-/// `const` widths, `<() as SameWidth<HIDDEN, WIDTH>>::cast(a1)` (spanned on
-/// the later layer's dimension, where a mismatch is reported).
+/// A value as an operation reads it: `a1`, or, across a junction of two
+/// `const` widths, `SameWidth::<{ WIDTH }>::cast(a1)` (the widths are
+/// compared by a compile-time check of their own, see
+/// [`glue::const_checks`]).
 pub(crate) fn through_junction(
     value: TokenStream,
     junction: Option<&crate::check::Junction>,
@@ -150,25 +187,28 @@ pub(crate) fn through_junction(
     let Some(j) = junction else {
         return value;
     };
-    let (rt, given, expected) = (rt(), &j.given, &j.expected);
+    let (rt, expected) = (rt(), &j.expected);
     let cast = if mutable {
         quote::format_ident!("cast_mut")
     } else {
         quote::format_ident!("cast")
     };
-    quote::quote_spanned! {expected.span()=>
-        <() as #rt::SameWidth<#given, #expected>>::#cast(#value)
-    }
+    quote!(#rt::SameWidth::<{ #expected }>::#cast(#value))
 }
 
-/// The identifier of a value: `x`, `z1`, `a1`.
+/// The identifier of a value (of the buffer holding it): `x`, `z1`, `h`.
 pub(crate) fn value_ident(model: &Model, value: ValueId) -> Ident {
-    Ident::new(&model.values[value].name, Span::call_site())
+    Ident::new(&model.values[model.storage(value)].name, Span::call_site())
 }
 
 /// The identifier of a value's gradient: `dl_dz1`.
 pub(crate) fn grad_ident(model: &Model, value: ValueId) -> Ident {
-    format_ident!("dl_d{}", model.values[value].name)
+    format_ident!("dl_d{}", model.values[model.storage(value)].name)
+}
+
+/// A value's name in comments (its own name, even for an alias).
+pub(crate) fn value_name(model: &Model, value: ValueId) -> &str {
+    &model.values[value].name
 }
 
 /// A dimension as text for comments: `128`, `H`.
@@ -184,6 +224,26 @@ pub(crate) fn shape(rows: &str, cols: &Dim) -> String {
 /// `[128×784]`.
 pub(crate) fn shape2(rows: &Dim, cols: &Dim) -> String {
     format!("[{}×{}]", dim_text(rows), dim_text(cols))
+}
+
+/// `[B×128]` for a value, `[B×6·28·28]` for an image.
+pub(crate) fn value_shape(model: &Model, value: ValueId) -> String {
+    match &model.values[value].shape {
+        crate::check::Shape::Flat(dim) => shape("B", dim),
+        crate::check::Shape::Image {
+            channels,
+            height,
+            width,
+        } => format!("[B×{channels}·{height}·{width}]"),
+    }
+}
+
+/// A literal `f64` for a factor, converted to the scalar:
+/// `<T as Scalar>::from_f64(0.5)`.
+pub(crate) fn factor(value: f64) -> TokenStream {
+    let rt = rt();
+    let lit = proc_macro2::Literal::f64_suffixed(value);
+    quote!(<T as #rt::Scalar>::from_f64(#lit))
 }
 
 #[cfg(test)]

@@ -81,18 +81,10 @@ fn from_def(def: &NetworkDef) -> TokenStream {
         format_ident!("{}Gradients", ident),
         format_ident!("{}Workspace", ident),
     );
-    let dims: Vec<&Vec<Dim>> = def
-        .entries
-        .iter()
-        .filter_map(|e| match e {
-            Entry::Layer(l) => l.dims.as_ref().filter(|d| d.len() == 2),
-            _ => None,
-        })
-        .collect();
+    let typed_ends = typed_ends(def);
     let unreachable = quote!(::core::unreachable!("the network declaration has errors"));
-    let typed = match (dims.first(), dims.last()) {
-        (Some(first), Some(last)) if usable(&first[0]) && usable(&last[1]) => {
-            let (input, output) = (&first[0], &last[1]);
+    let typed = match typed_ends {
+        Some((input, output)) if usable(input) && usable(output) => {
             quote! {
                 /// Stub: the declaration has errors.
                 pub fn forward<const B: ::core::primitive::usize>(&self, x: &#rt::Matrix<T, B, #input>) -> #rt::Matrix<T, B, #output> {
@@ -131,6 +123,38 @@ fn from_def(def: &NetworkDef) -> TokenStream {
             #typed
         }
     }
+}
+
+/// The input and output widths of a network with one flat input and one
+/// flat output, as far as the declaration tells: from `fn forward`'s
+/// signature, or from the first and last dense layers of the sequential
+/// form.
+fn typed_ends(def: &NetworkDef) -> Option<(&Dim, &Dim)> {
+    let forward = def.entries.iter().find_map(|e| match e {
+        Entry::Forward(f) => Some(f),
+        _ => None,
+    });
+    if let Some(f) = forward {
+        return match (f.inputs.as_slice(), f.outputs.as_slice()) {
+            ([input], [output]) => match (input.dims.as_slice(), output.dims.as_slice()) {
+                ([i], [o]) => Some((i, o)),
+                _ => None,
+            },
+            _ => None,
+        };
+    }
+    if def.entries.iter().any(|e| matches!(e, Entry::Input(_))) {
+        return None;
+    }
+    let dims: Vec<&Vec<Dim>> = def
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Layer(l) => l.args.as_ref().map(|a| &a.dims).filter(|d| d.len() == 2),
+            _ => None,
+        })
+        .collect();
+    Some((&dims.first()?[0], &dims.last()?[1]))
 }
 
 /// A dimension that can stand in a type: not negative, a literal that fits.

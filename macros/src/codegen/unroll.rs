@@ -34,7 +34,7 @@ use quote::{format_ident, quote};
 
 use super::{grad_ident, rt, value_ident, Options};
 use crate::check::{Model, ValueId};
-use crate::vocab::{Activation, LayerKind};
+use crate::vocab::Activation;
 
 /// Dense layers with at most this many weights are unrolled by default.
 pub const DEFAULT_MAX_WEIGHTS: usize = 256;
@@ -45,15 +45,16 @@ pub const DEFAULT_MAX_WIDTH: usize = 16;
 
 /// The literal dimensions of a layer, if it is small enough to unroll.
 fn small_layer(model: &Model, layer: usize, options: Options) -> Option<(usize, usize)> {
-    let l = &model.layers[layer];
-    let inputs = l.inputs.literal_value()?.ok()?;
-    let outputs = l.outputs.literal_value()?.ok()?;
-    (inputs * outputs <= options.unroll_max_weights).then_some((inputs, outputs))
+    let (inputs, outputs, _) = model.layers[layer].dense()?;
+    let (inputs, outputs) = (inputs.known()?, outputs.known()?);
+    // Checked: the check stage rejects layers whose weight count overflows.
+    let weights = inputs.checked_mul(outputs)?;
+    (weights <= options.unroll_max_weights).then_some((inputs, outputs))
 }
 
 /// The literal width of a value, if small enough to unroll.
 fn small_width(model: &Model, value: ValueId, options: Options) -> Option<usize> {
-    let width = model.values[value].width.literal_value()?.ok()?;
+    let width = model.width(value).known()?;
     (options.unroll_max_weights > 0 && width <= DEFAULT_MAX_WIDTH).then_some(width)
 }
 
@@ -145,7 +146,7 @@ pub(super) fn dense_forward_then(
     let (x, z) = (value_ident(model, input), value_ident(model, output));
     let (load, w) = load_weights(model, layer, outputs, inputs);
     let xs = names("x", inputs);
-    let bias = l.kind == LayerKind::Dense;
+    let bias = l.dense().is_some_and(|(_, _, bias)| bias);
     let barrier = row_barrier("x_row");
     if outputs >= COLUMN_MIN_OUTPUTS {
         let n = lit(outputs);
@@ -281,7 +282,7 @@ pub(super) fn dense_backward(
     let (x, dz) = (value_ident(model, input), grad_ident(model, output));
     let (ni, no) = (lit(inputs), lit(outputs));
     let zero = quote!(<T as #rt::Scalar>::ZERO);
-    let bias = l.kind == LayerKind::Dense;
+    let bias = l.dense().is_some_and(|(_, _, bias)| bias);
     let db = format_ident!("dl_db{}", k);
     let (init_b, add_b, store_b) = if bias {
         (

@@ -10,6 +10,7 @@
 
 use super::*;
 use crate::test_nets::{Mlp, MlpGradients};
+use crate::Model;
 
 type Net = Mlp<f64, 2, 1, 1>;
 

@@ -5,6 +5,7 @@ use rand::{Rng, SeedableRng};
 use super::*;
 use crate::optim::{Adam, Sgd};
 use crate::test_nets::Mlp;
+use crate::Model;
 
 /// Three well-separated clusters in the plane (class c around angle 2πc/3,
 /// radius 2, noise ±0.5), `per_class` rows each.
