@@ -59,7 +59,7 @@
 
 use core::fmt;
 
-use crate::{Backprop, BatchInputs, Matrix, Model, Network, Parameters, Targets};
+use crate::{Backprop, BatchInputs, Matrix, Network, Parameters, Targets};
 
 /// The default relative step: `h = DEFAULT_STEP · max(1, |x|)`.
 pub const DEFAULT_STEP: f64 = 1e-5;
