@@ -12,43 +12,39 @@
 use std::collections::HashSet;
 
 use super::shapes::Inferred;
-use super::{Layer, Output, Step, ValueId};
-use crate::ir::{Form, Graph};
+use super::{Layer, Output, Step};
+use crate::ir::{Form, Graph, Op};
 
 /// Gives every value of `inferred` its name.
 pub(super) fn assign(graph: &Graph, layers: &[Layer], inferred: &mut Inferred, outputs: &[Output]) {
     match graph.form {
-        Form::Sequential => sequential(layers, inferred),
+        Form::Sequential => sequential(graph, layers, inferred),
         Form::Graph => graph_form(graph, layers, inferred, outputs),
     }
 }
 
-/// `x`, `z1`, `a1`, …
-fn sequential(layers: &[Layer], inferred: &mut Inferred) {
-    for value in 0..inferred.values.len() {
-        let name = match inferred.producer[value] {
-            None => "x".to_string(),
-            Some(step) => match &inferred.steps[step] {
-                Step::Activation { input, .. } => {
-                    let number = layer_number(layers, inferred, *input).unwrap_or(value);
-                    format!("a{number}")
-                }
-                other => match other.layer() {
-                    Some(layer) => format!("z{}", layers[layer].number),
-                    None => format!("v{value}"),
-                },
-            },
+/// `x`, `z1`, `a1`, …: the value of layer k's entry is `zk`, that of its
+/// activation `ak`.
+fn sequential(graph: &Graph, layers: &[Layer], inferred: &mut Inferred) {
+    let number = |name: &syn::Ident| {
+        layers
+            .iter()
+            .find(|l| l.name == *name)
+            .map_or(0, |l| l.number)
+    };
+    let mut last_layer = 0;
+    for (node, value) in graph.nodes.iter().zip(&inferred.node_value) {
+        let Some(value) = *value else { continue };
+        let name = match &node.op {
+            Op::Input(_) => "x".to_string(),
+            Op::Call { func, .. } => {
+                last_layer = number(func);
+                format!("z{last_layer}")
+            }
+            Op::Activation { .. } => format!("a{last_layer}"),
+            _ => continue,
         };
         inferred.values[value].name = name;
-    }
-}
-
-/// The number of the layer whose output `value` is (through activations).
-fn layer_number(layers: &[Layer], inferred: &Inferred, value: ValueId) -> Option<usize> {
-    let step = &inferred.steps[inferred.producer[value]?];
-    match step {
-        Step::Activation { input, .. } => layer_number(layers, inferred, *input),
-        other => other.layer().map(|l| layers[l].number),
     }
 }
 

@@ -18,8 +18,8 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::forward::{
-    bias_name, bind_workspace, extra_buffers, is_fused_output_activation, logits_steps,
-    loss_statements, loss_values, penalty_statements, signature, values_of, weight_name, Signature,
+    bind_workspace, extra_buffers, is_fused_output_activation, logits_steps, loss_statements,
+    loss_values, penalty_statements, signature, values_of, weight_name, Signature,
 };
 use super::{
     grad_ident, rt, shape, shape2, unroll, value_ident, value_name, value_shape, Names, Options,
@@ -141,6 +141,14 @@ pub(super) fn sum_rule(model: &Model, mode: Mode, value: ValueId) -> String {
     }
 }
 
+/// A tag whose gradient is added rather than written: `dl_dh += …`.
+pub(super) fn accumulated(doc: String, mode: Mode) -> String {
+    match mode {
+        Mode::Write => doc,
+        Mode::Acc => doc.replacen(" = ", " += ", 1),
+    }
+}
+
 /// `_into` or `_acc`.
 fn suffix(mode: Mode) -> &'static str {
     match mode {
@@ -179,6 +187,7 @@ fn step_backward(model: &Model, index: usize, plan: &mut Plan, options: Options)
                     value_shape(model, *input),
                     sum_rule(model, mode, *input)
                 );
+                let doc = accumulated(doc, mode);
                 let f = format_ident!("softmax_backward_{}", suffix(mode));
                 quote! { #[doc = #doc] #rt::#f(#a, #da, #dz); }
             } else {
@@ -188,6 +197,7 @@ fn step_backward(model: &Model, index: usize, plan: &mut Plan, options: Options)
                     value_shape(model, *input),
                     sum_rule(model, mode, *input)
                 );
+                let doc = accumulated(doc, mode);
                 match (
                     mode,
                     unroll::activation_backward(model, *activation, *input, *output, options),
@@ -241,6 +251,7 @@ fn step_backward(model: &Model, index: usize, plan: &mut Plan, options: Options)
                     value_shape(model, side),
                     sum_rule(model, mode, side)
                 );
+                let doc = accumulated(doc, mode);
                 let f = format_ident!("sum_grad_{}", suffix(mode));
                 out.extend(guard(
                     plan,
@@ -282,12 +293,13 @@ fn step_backward(model: &Model, index: usize, plan: &mut Plan, options: Options)
             for (side, other, o, d) in sides {
                 let mode = plan.contribute(model, side);
                 let doc = format!(
-                    " product rule (rule 7 with f′ = the other factor): dl_d{} = dl_d{cn} ⊗ {}   {}{}",
+                    " product rule (rule 7, f′ being the other factor): dl_d{} = dl_d{cn} ⊗ {}   {}{}",
                     value_name(model, side),
                     value_name(model, other),
                     value_shape(model, side),
                     sum_rule(model, mode, side)
                 );
+                let doc = accumulated(doc, mode);
                 let f = format_ident!("product_grad_{}", suffix(mode));
                 out.extend(guard(
                     plan,
@@ -315,6 +327,7 @@ fn step_backward(model: &Model, index: usize, plan: &mut Plan, options: Options)
                     value_shape(model, *part),
                     sum_rule(model, mode, *part)
                 );
+                let doc = accumulated(doc, mode);
                 let from = &offset.tokens;
                 let f = format_ident!("take_{}", suffix(mode));
                 out.extend(guard(
@@ -358,6 +371,7 @@ fn step_backward(model: &Model, index: usize, plan: &mut Plan, options: Options)
                 sum_rule(model, mode, *input),
                 x = value_name(model, *input),
             );
+            let doc = accumulated(doc, mode);
             out.extend(guard(
                 plan,
                 model,
@@ -393,7 +407,6 @@ fn dense(
     let (x, dz) = (value_ident(model, input), grad_ident(model, output));
     let (xn, zn) = (value_name(model, input), value_name(model, output));
     let w = weight_name(model, layer);
-    let b = bias_name(model, layer);
     let param_mode = plan.layer(layer);
     let tied = if param_mode == Mode::Acc {
         "; sum rule: added, the layer is applied several times (tied weights)"
@@ -404,14 +417,18 @@ fn dense(
     let unrolled = (junction.is_none() && param_mode == Mode::Write && l.uses == 1)
         .then(|| unroll::dense_backward(model, layer, input, output, options))
         .flatten();
+    let (dw_text, db_text) = match model.form {
+        Form::Sequential => (format!("dl_dw{}", l.number), format!("dl_db{}", l.number)),
+        Form::Graph => (format!("dl_d{field}.weight"), format!("dl_d{field}.bias")),
+    };
     let w_doc = format!(
-        " rule 5: dl_d{w} = dl_d{zn}ᵀ·{xn}   {} = [{}×B]·{}{tied}",
+        " rule 5: {dw_text} = dl_d{zn}ᵀ·{xn}   {} = [{}×B]·{}{tied}",
         shape2(o, i),
         o.text(),
         shape("B", i)
     );
     let b_doc = format!(
-        " bias: dl_d{b} = 1ᵀ·dl_d{zn} (column sums)   {} = [1×B]·{}{tied}",
+        " bias: {db_text} = 1ᵀ·dl_d{zn} (column sums)   {} = [1×B]·{}{tied}",
         shape("1", o),
         shape("B", o)
     );
@@ -458,6 +475,7 @@ fn dense(
         shape2(o, i),
         sum_rule(model, mode, input)
     );
+    let doc = accumulated(doc, mode);
     let statement = match (mode, junction) {
         (Mode::Write, None) => unroll::dense_input_grad(model, layer, input, output, options),
         _ => None,

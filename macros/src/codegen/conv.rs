@@ -5,7 +5,7 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use super::backward::{guard, sum_rule, Mode, Plan};
+use super::backward::{accumulated, guard, sum_rule, Mode, Plan};
 use super::{grad_ident, rt, value_ident, value_name, value_shape};
 use crate::check::{LayerKind, Model, Shape, Step, ValueId};
 
@@ -201,9 +201,10 @@ pub(super) fn backward(model: &Model, index: usize, plan: &mut Plan) -> TokenStr
             let dx = grad_ident(model, *input);
             let accumulate = mode == Mode::Acc;
             let doc = format!(
-                " rule 6 on the unfolded patches: dl_dP = dl_d{yn}ᵀ·W   [positions×{kk}] = [positions×{}]·[{}×{kk}], per image, folded back onto dl_d{xn} (col2im: each entry gets the sum over the windows that read it){}",
+                " rule 6 on the unfolded patches: dl_dP = dl_d{yn}ᵀ·W   [positions×{kk}] = [positions×{}]·[{}×{kk}], per image, folded back {} dl_d{xn} (col2im: each entry gets the sum over the windows that read it){}",
                 conv.out_channels,
                 conv.out_channels,
+                if accumulate { "and added onto" } else { "onto" },
                 sum_rule(model, mode, *input)
             );
             out.extend(guard(
@@ -233,6 +234,7 @@ pub(super) fn backward(model: &Model, index: usize, plan: &mut Plan) -> TokenStr
                     value_shape(model, *input),
                     sum_rule(model, mode, *input)
                 );
+                let doc = accumulated(doc, mode);
                 quote! { #[doc = #doc] #geom::max_backward(#x, #dy, #dx, #accumulate); }
             } else {
                 let doc = format!(
@@ -241,6 +243,7 @@ pub(super) fn backward(model: &Model, index: usize, plan: &mut Plan) -> TokenStr
                     value_shape(model, *input),
                     sum_rule(model, mode, *input)
                 );
+                let doc = accumulated(doc, mode);
                 quote! { #[doc = #doc] #geom::avg_backward(#dy, #dx, #accumulate); }
             };
             guard(plan, model, *input, statement)
@@ -259,6 +262,7 @@ pub(super) fn backward(model: &Model, index: usize, plan: &mut Plan) -> TokenStr
                 value_shape(model, *input),
                 sum_rule(model, mode, *input)
             );
+            let doc = accumulated(doc, mode);
             guard(
                 plan,
                 model,
