@@ -68,6 +68,10 @@ pub struct Graph {
     /// Whether the declaration is complete: without syntax errors, the
     /// check stage may report what is missing (no loss, no layers).
     pub complete: bool,
+    /// Whether `fn forward` names something that does not exist: then what
+    /// looks unused may be what the misspelled name meant, and "never used"
+    /// is not reported.
+    pub unresolved: bool,
     /// The `#[chainrule(…)]` settings.
     pub settings: Settings,
 }
@@ -119,6 +123,14 @@ pub enum Op {
         /// The arguments.
         args: Vec<NodeId>,
     },
+    /// A layer entry of the sequential form, applied to the value before it
+    /// (by position: a duplicate name still means this entry).
+    Layer {
+        /// Index into [`Graph::layers`].
+        layer: usize,
+        /// The value it is applied to.
+        input: NodeId,
+    },
     /// `input => function` of the sequential form: always an activation.
     Activation {
         /// The activation as written after `=>`.
@@ -156,7 +168,7 @@ impl Op {
         match self {
             Op::Input(_) | Op::Unknown => Vec::new(),
             Op::Call { args, .. } => args.clone(),
-            Op::Activation { input, .. } => vec![*input],
+            Op::Activation { input, .. } | Op::Layer { input, .. } => vec![*input],
             Op::Add { lhs, rhs, .. } | Op::Mul { lhs, rhs, .. } => vec![*lhs, *rhs],
         }
     }
@@ -180,6 +192,7 @@ pub fn lower(def: NetworkDef) -> Graph {
         loss_not_last: None,
         errors: def.errors,
         complete,
+        unresolved: false,
         settings: def.settings,
     };
     let mut forwards: Vec<Box<ForwardDecl>> = Vec::new();
@@ -276,9 +289,9 @@ fn lower_sequential(graph: &mut Graph, chain: &[Option<usize>], input_entries: V
         let decl = &graph.layers[*index];
         let (name, activation) = (decl.name.clone(), decl.activation.clone());
         graph.nodes.push(Node {
-            op: Op::Call {
-                func: name.clone(),
-                args: vec![current],
+            op: Op::Layer {
+                layer: *index,
+                input: current,
             },
             span: name.span(),
             name: None,
@@ -402,7 +415,9 @@ fn lower_forward(graph: &mut Graph, forward: ForwardDecl) {
             ),
         ));
     }
-    for (port, expr) in outputs.into_iter().zip(tail_values) {
+    let mut ports = outputs.into_iter();
+    // The tail first: `zip` then takes no port it cannot pair.
+    for (expr, port) in tail_values.into_iter().zip(ports.by_ref()) {
         let node = lower_expr(graph, &mut scope, expr);
         let name = port.name.clone();
         if let (Some(name), None) = (&name, &graph.nodes[node].name) {
@@ -416,6 +431,19 @@ fn lower_forward(graph: &mut Graph, forward: ForwardDecl) {
             span: expr.span(),
             node,
         });
+    }
+    // Declared but not returned (reported above): known by name, no value.
+    for port in ports {
+        let node = unknown(graph, port.span);
+        graph.outputs.push(Output {
+            name: port.name,
+            dims: Some(port.dims),
+            span: port.span,
+            node,
+        });
+    }
+    if graph.unresolved {
+        return;
     }
     let mut unused: Vec<(&String, &(NodeId, bool, Span))> = scope
         .defined
@@ -483,7 +511,7 @@ fn lower_let(graph: &mut Graph, scope: &mut Scope, local: &syn::Local) {
 
 /// The node of an expression of the body (new nodes for its operations).
 fn lower_expr(graph: &mut Graph, scope: &mut Scope, expr: &Expr) -> NodeId {
-    let text = token_text(&quote::quote!(#expr));
+    let text = expr_text(expr);
     let span = expr.span();
     let op = match expr {
         Expr::Paren(paren) => return lower_expr(graph, scope, &paren.expr),
@@ -545,6 +573,10 @@ fn lower_expr(graph: &mut Graph, scope: &mut Scope, expr: &Expr) -> NodeId {
             return unknown(graph, span);
         }
         Expr::MethodCall(call) => {
+            lower_expr(graph, scope, &call.receiver);
+            for arg in &call.args {
+                lower_expr(graph, scope, arg);
+            }
             graph.errors.push(syn::Error::new(
                 call.method.span(),
                 format!(
@@ -571,6 +603,32 @@ fn lower_expr(graph: &mut Graph, scope: &mut Scope, expr: &Expr) -> NodeId {
     graph.nodes.len() - 1
 }
 
+/// An expression of the body as the user would write it: `concat(a, b)`,
+/// `second(h) + shortcut(x)`.
+fn expr_text(expr: &Expr) -> String {
+    match expr {
+        Expr::Path(path) if path.qself.is_none() => path
+            .path
+            .get_ident()
+            .map_or_else(|| token_text(&quote::quote!(#path)), ToString::to_string),
+        Expr::Call(call) => {
+            let args: Vec<String> = call.args.iter().map(expr_text).collect();
+            format!("{}({})", expr_text(&call.func), args.join(", "))
+        }
+        Expr::Binary(binary) => {
+            let op = &binary.op;
+            format!(
+                "{} {} {}",
+                expr_text(&binary.left),
+                quote::quote!(#op),
+                expr_text(&binary.right)
+            )
+        }
+        Expr::Paren(paren) => format!("({})", expr_text(&paren.expr)),
+        other => token_text(&quote::quote!(#other)),
+    }
+}
+
 /// The node a variable names, or an error.
 fn variable(graph: &mut Graph, scope: &mut Scope, ident: &Ident) -> NodeId {
     let key = ident.to_string();
@@ -592,6 +650,7 @@ fn variable(graph: &mut Graph, scope: &mut Scope, ident: &Ident) -> NodeId {
         }
     };
     graph.errors.push(syn::Error::new(ident.span(), message));
+    graph.unresolved = true;
     unknown(graph, ident.span())
 }
 
@@ -646,15 +705,11 @@ mod tests {
         // x, hidden(x), relu(…), output(…) (no node for the implicit identity)
         assert_eq!(g.nodes.len(), 4);
         assert!(matches!(g.nodes[0].op, Op::Input(0)));
-        assert!(
-            matches!(&g.nodes[1].op, Op::Call { func, args } if func == "hidden" && args == &[0])
-        );
+        assert!(matches!(g.nodes[1].op, Op::Layer { layer: 0, input: 0 }));
         assert!(
             matches!(&g.nodes[2].op, Op::Activation { function, input: 1 } if function == "relu")
         );
-        assert!(
-            matches!(&g.nodes[3].op, Op::Call { func, args } if func == "output" && args == &[2])
-        );
+        assert!(matches!(g.nodes[3].op, Op::Layer { layer: 1, input: 2 }));
         assert_eq!(g.outputs.len(), 1);
         assert_eq!(g.outputs[0].node, 3);
         assert_eq!(g.consumers(2), vec![3]);

@@ -71,10 +71,10 @@ pub struct ReadmeDoctests;
 pub use matrix::{ColVector, LengthMismatch, Matrix, RowVector};
 pub use network::{
     Backprop, BatchInputs, LossReduction, Model, Network, ParamInfo, Parameters, UpdateFn,
-    PREDICT_BATCH,
+    WorkspaceOf, PREDICT_BATCH,
 };
 pub use scalar::Scalar;
-pub use targets::{ClassLabels, LabelOutOfRange, TargetRows, Targets};
+pub use targets::{ClassLabels, InputRows, LabelOutOfRange, TargetRows, Targets};
 
 /// The names most programs need: `use chainrule::prelude::*;`.
 pub mod prelude {
@@ -99,8 +99,8 @@ pub mod __private {
     };
     pub use crate::{losses, ops, rules};
     pub use crate::{
-        Backprop, BatchInputs, LossReduction, Matrix, Model, Network, ParamInfo, Parameters,
-        RowVector, Scalar, Targets, UpdateFn,
+        Backprop, BatchInputs, InputRows, LossReduction, Matrix, Model, Network, ParamInfo,
+        Parameters, RowVector, Scalar, Targets, UpdateFn, WorkspaceOf,
     };
     pub use alloc::{boxed::Box, string::String, vec::Vec};
     pub use core;

@@ -114,6 +114,20 @@ batch_inputs_tuple!(4; N0 0, N1 1, N2 2, N3 3);
 batch_inputs_tuple!(5; N0 0, N1 1, N2 2, N3 3, N4 4);
 batch_inputs_tuple!(6; N0 0, N1 1, N2 2, N3 3, N4 4, N5 5);
 
+/// A workspace of network `N` for batches of `B` rows: the generated
+/// methods take `&mut impl WorkspaceOf<Self, B>`, so that a workspace made
+/// for another batch size (or another network) is one error that says so.
+/// `network!` implements it for each network's workspace.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a workspace of `{N}` for batches of {B} rows",
+    label = "a workspace for another batch size or network",
+    note = "a workspace is made for one batch size: `net.workspace::<{B}>()` makes one for batches of {B} rows"
+)]
+pub trait WorkspaceOf<N: Model, const B: usize> {
+    /// The workspace as the network's own type.
+    fn get(&mut self) -> &mut N::Workspace<B>;
+}
+
 /// Every network declared with `network!`, whatever its form: parameters,
 /// gradients of the same shapes, the buffers of a batch, the graph it
 /// computes. Losses and gradients for a batch of `B` rows with targets `Y`

@@ -44,6 +44,29 @@ impl<T: Scalar, Y: Targets<T, B, N> + ?Sized, const B: usize, const N: usize> Ta
     }
 }
 
+/// The inputs of a batch of `B` rows of `N` features: a `Matrix<T, B, N>`.
+/// The generated methods take `&impl InputRows<T, B, N>` rather than the
+/// matrix itself, so that a batch of the wrong width, scalar or number of
+/// rows (for the workspace given) is one error that says what the network
+/// takes, not a bare type mismatch.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the inputs of this network: it takes rows of {N} features of `{T}`, a `Matrix<{T}, B, {N}>`",
+    label = "not a batch of {N}-feature rows of `{T}`",
+    note = "a batch is a matrix with one row per sample (and, with a workspace, as many rows as the workspace was made for)"
+)]
+pub trait InputRows<T, const B: usize, const N: usize> {
+    /// The batch as the matrix it is.
+    fn as_matrix(&self) -> &Matrix<T, B, N>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T, const B: usize, const N: usize> InputRows<T, B, N> for Matrix<T, B, N> {
+    #[inline(always)]
+    fn as_matrix(&self) -> &Matrix<T, B, N> {
+        self
+    }
+}
+
 /// One class index per row, each below `N`, checked when the labels are made.
 ///
 /// ```

@@ -320,7 +320,7 @@ fn literal(
             Some(Ok(0)) if !zero_ok => {
                 errors.push(syn::Error::new(
                     dim.span(),
-                    format!("layer `{layer}` has a zero {role}: it must be at least 1"),
+                    format!("layer `{layer}` has {role} = 0: it must be at least 1"),
                 ));
                 None
             }

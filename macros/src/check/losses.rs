@@ -4,7 +4,7 @@
 
 use super::shapes::Inferred;
 use super::{ConstCheck, Factor, Layer, LayerKind, LossTerm, Output, Penalty, Shape, Step};
-use crate::ir::{Form, Graph};
+use crate::ir::{Form, Graph, Op};
 use crate::parse::loss::{LossArg, Weight};
 use crate::vocab::{self, Activation, LossKind};
 
@@ -39,6 +39,10 @@ pub(super) fn check_losses(
             extra.key.span(),
             "a network has one loss; this is a second `loss:` entry",
         ));
+    }
+    if graph.outputs.is_empty() {
+        // `fn forward` has no output (reported): no term can be matched.
+        return None;
     }
     let output_names: Vec<String> = graph
         .outputs
@@ -156,12 +160,15 @@ pub(super) fn check_losses(
     let mut outputs = Vec::new();
     for (k, slot) in assigned.into_iter().enumerate() {
         let (kind, weight, targets, span) = slot?;
-        let value = inferred.node_value[graph.outputs[k].node]?;
-        let producer = inferred.producer[value].map(|s| &inferred.steps[s]);
-        let activation = match producer {
-            Some(Step::Activation { activation, .. }) => *activation,
-            _ => Activation::Identity,
-        };
+        // The output's activation, as written (known even when an error
+        // upstream left the output without a value).
+        let activation = match &graph.nodes[graph.outputs[k].node].op {
+            Op::Activation { function, .. } | Op::Call { func: function, .. } => {
+                vocab::lookup(vocab::ACTIVATIONS, &function.to_string())
+            }
+            _ => None,
+        }
+        .unwrap_or(Activation::Identity);
         let output_layer = last_layer_name(graph, layers);
         let describe = if graph.form == Form::Sequential {
             format!("the last layer `{output_layer}`")
@@ -191,6 +198,10 @@ pub(super) fn check_losses(
             errors.push(syn::Error::new(span, message));
             continue;
         }
+        let Some(value) = inferred.node_value[graph.outputs[k].node] else {
+            continue;
+        };
+        let producer = inferred.producer[value].map(|s| &inferred.steps[s]);
         let logits = match (kind, producer) {
             (
                 LossKind::CrossEntropy | LossKind::BinaryCrossEntropy,

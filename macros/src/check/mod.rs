@@ -407,10 +407,21 @@ pub struct Junction {
     pub given: Dim,
     /// The width the later operation takes (the error's span).
     pub expected: Dim,
-    /// The layer that takes the value, if a layer does.
-    pub taker: Option<String>,
+    /// What takes the value.
+    pub taker: JunctionTaker,
     /// What gives the value (a layer's name or an expression).
     pub giver: String,
+}
+
+/// What meets a value of another `const` width.
+#[derive(Clone)]
+pub enum JunctionTaker {
+    /// The layer of this name.
+    Layer(String),
+    /// The left side of `+` (as written).
+    Add(String),
+    /// The left side of `*` (as written).
+    Mul(String),
 }
 
 /// A condition on dimensions checked by the compiler.
@@ -647,6 +658,7 @@ fn graph_text(graph: &Graph) -> String {
                     .join(", ")
             ),
             Op::Activation { function, input } => format!("{function}(#{input})"),
+            Op::Layer { layer, input } => format!("{}(#{input})", graph.layers[*layer].name),
             Op::Add { lhs, rhs, .. } => format!("#{lhs} + #{rhs}"),
             Op::Mul { lhs, rhs, .. } => format!("#{lhs} * #{rhs}"),
             Op::Unknown => "?".to_string(),

@@ -18,27 +18,21 @@ use crate::ir::{Form, Graph, Op};
 /// Gives every value of `inferred` its name.
 pub(super) fn assign(graph: &Graph, layers: &[Layer], inferred: &mut Inferred, outputs: &[Output]) {
     match graph.form {
-        Form::Sequential => sequential(graph, layers, inferred),
+        Form::Sequential => sequential(graph, inferred),
         Form::Graph => graph_form(graph, layers, inferred, outputs),
     }
 }
 
 /// `x`, `z1`, `a1`, …: the value of layer k's entry is `zk`, that of its
 /// activation `ak`.
-fn sequential(graph: &Graph, layers: &[Layer], inferred: &mut Inferred) {
-    let number = |name: &syn::Ident| {
-        layers
-            .iter()
-            .find(|l| l.name == *name)
-            .map_or(0, |l| l.number)
-    };
+fn sequential(graph: &Graph, inferred: &mut Inferred) {
     let mut last_layer = 0;
     for (node, value) in graph.nodes.iter().zip(&inferred.node_value) {
         let Some(value) = *value else { continue };
         let name = match &node.op {
             Op::Input(_) => "x".to_string(),
-            Op::Call { func, .. } => {
-                last_layer = number(func);
+            Op::Layer { layer, .. } => {
+                last_layer = layer + 1;
                 format!("z{last_layer}")
             }
             Op::Activation { .. } => format!("a{last_layer}"),

@@ -21,7 +21,8 @@ use proc_macro2::Span;
 
 use super::layers::mentions_generic;
 use super::{
-    ConstCheck, Conv, GenericNames, Junction, Layer, LayerKind, Pool, Shape, Step, Value, ValueId,
+    ConstCheck, Conv, GenericNames, Junction, JunctionTaker, Layer, LayerKind, Pool, Shape, Step,
+    Value, ValueId,
 };
 use crate::ir::{Form, Graph, NodeId, Op};
 use crate::parse::Dim;
@@ -63,6 +64,11 @@ struct Walk<'a> {
     /// Whether the sequential form's input width is still to be taken from
     /// the first layer.
     input_width_open: bool,
+    /// Whether a call named an unknown layer or function (then a layer that
+    /// looks unused may be the one meant).
+    unresolved_call: bool,
+    /// Inputs whose declared shape is invalid (reported): they have no value.
+    invalid_inputs: Vec<usize>,
 }
 
 /// Infers the shape of every node and the steps of the forward pass.
@@ -89,13 +95,20 @@ pub(super) fn infer(
         },
         giver: Vec::new(),
         input_width_open: false,
+        unresolved_call: false,
+        invalid_inputs: Vec::new(),
     };
     walk.inputs();
     for (id, node) in graph.nodes.iter().enumerate() {
         let value = match &node.op {
+            Op::Input(k) if walk.invalid_inputs.contains(k) => None,
             Op::Input(k) => walk.out.inputs.get(*k).copied(),
             Op::Unknown => None,
             Op::Activation { function, input } => walk.activation_entry(id, function, *input),
+            Op::Layer { layer, input } => match walk.out.node_value[*input] {
+                Some(value) => walk.apply_layer(id, *layer, value, *input),
+                None => None,
+            },
             Op::Call { func, args } => walk.call(id, func, args),
             Op::Add { op, lhs, rhs } => walk.elementwise(id, *op, *lhs, *rhs, true),
             Op::Mul { op, lhs, rhs } => walk.elementwise(id, *op, *lhs, *rhs, false),
@@ -137,10 +150,11 @@ impl Walk<'_> {
                 }
                 Some(dims) => self.declared_shape(dims, input.span, &format!("the input `{name}`")),
             };
-            let shape = shape.unwrap_or_else(|| {
-                self.out.broken = true;
-                Shape::Flat(Dim::literal(1, input.span))
-            });
+            let valid = shape.is_some();
+            let shape = shape.unwrap_or_else(|| Shape::Flat(Dim::literal(1, input.span)));
+            if !valid {
+                self.invalid_inputs.push(k);
+            }
             self.out.values.push(Value {
                 name: name.clone(),
                 shape,
@@ -277,7 +291,8 @@ impl Walk<'_> {
                         return None;
                     };
                     let input = self.out.node_value[*arg]?;
-                    Some(self.flatten(input))
+                    let giver = self.giver_of_node(id);
+                    Some(self.flatten(input, giver))
                 }
             };
         }
@@ -298,6 +313,7 @@ impl Walk<'_> {
             ),
         };
         self.errors.push(syn::Error::new(func.span(), message));
+        self.unresolved_call = true;
         None
     }
 
@@ -315,7 +331,10 @@ impl Walk<'_> {
         }
         let layer_name = self.graph.layers[layer].name.to_string();
         let giver = self.giver_of(id, &layer_name);
-        let arg_span = self.graph.nodes[arg].span;
+        let arg_span = match self.graph.form {
+            Form::Graph => self.graph.nodes[arg].span,
+            Form::Sequential => self.graph.layers[layer].kind.span(),
+        };
         match kind {
             LayerKind::Dense {
                 inputs, outputs, ..
@@ -379,7 +398,7 @@ impl Walk<'_> {
                     }),
                 )
             }
-            LayerKind::Flatten => Some(self.flatten(input)),
+            LayerKind::Flatten => Some(self.flatten(input, giver)),
         }
     }
 
@@ -487,7 +506,7 @@ impl Walk<'_> {
             _ => Some(Box::new(Junction {
                 given: given.clone(),
                 expected: respan(expected, span),
-                taker: Some(taker.to_string()),
+                taker: JunctionTaker::Layer(taker.to_string()),
                 giver: giver.to_string(),
             })),
         }
@@ -517,18 +536,18 @@ impl Walk<'_> {
                 } else {
                     String::new()
                 };
-                let features = if self.input_width_open && input < self.out.inputs.len() {
-                    "a shape it does not declare".to_string()
-                } else {
-                    format!("{} features", super::quoted(features))
-                };
-                self.errors.push(syn::Error::new(
-                    span,
+                let message = if self.input_width_open && input < self.out.inputs.len() {
                     format!(
-                        "layer `{taker}` takes an image [C, H, W] but {} gives {features}{hint}",
-                        self.giver[input]
-                    ),
-                ));
+                        "layer `{taker}` takes an image [C, H, W], but the network's input has no declared shape: declare it before the first layer, `input: [C, H, W]`"
+                    )
+                } else {
+                    format!(
+                        "layer `{taker}` takes an image [C, H, W] but {} gives {} features{hint}",
+                        self.giver[input],
+                        super::quoted(features)
+                    )
+                };
+                self.errors.push(syn::Error::new(span, message));
                 None
             }
         }
@@ -617,10 +636,9 @@ impl Walk<'_> {
     }
 
     /// `flatten(input)`: an alias with a flat shape.
-    fn flatten(&mut self, input: ValueId) -> ValueId {
+    fn flatten(&mut self, input: ValueId, giver: String) -> ValueId {
         let shape = self.out.values[input].shape.clone();
         let features = shape.features(Span::call_site());
-        let giver = self.giver[input].clone();
         let id = self.push(Shape::Flat(features), giver, |output| Step::Flatten {
             input,
             output,
@@ -652,7 +670,7 @@ impl Walk<'_> {
             && self.graph.outputs.first().map(|o| o.node) != Some(id)
         {
             let layer = match &self.graph.nodes[input_node].op {
-                Op::Call { func, .. } => func.to_string(),
+                Op::Layer { layer, .. } => self.graph.layers[*layer].name.to_string(),
                 _ => String::new(),
             };
             self.errors.push(syn::Error::new(
@@ -779,7 +797,11 @@ impl Walk<'_> {
                 _ => Some(Box::new(Junction {
                     given: b.clone(),
                     expected: respan(a, op),
-                    taker: None,
+                    taker: if add {
+                        JunctionTaker::Add(self.giver[l].clone())
+                    } else {
+                        JunctionTaker::Mul(self.giver[l].clone())
+                    },
                     giver: self.giver[r].clone(),
                 })),
             },
@@ -1003,12 +1025,17 @@ impl Walk<'_> {
 
     /// Layers declared but never applied (graph form).
     fn unused_layers(&mut self) {
-        if self.graph.form != Form::Graph {
+        if self.graph.form != Form::Graph || self.unresolved_call || self.graph.unresolved {
             return;
         }
         for (decl, layer) in self.graph.layers.iter().zip(self.layers.iter()) {
+            let applied = self
+                .graph
+                .nodes
+                .iter()
+                .any(|n| matches!(&n.op, Op::Call { func, .. } if *func == decl.name));
             if let Some(layer) = layer {
-                if layer.uses == 0 && !self.out.broken {
+                if layer.uses == 0 && !applied {
                     self.errors.push(syn::Error::new(
                         decl.name.span(),
                         format!(
@@ -1022,18 +1049,30 @@ impl Walk<'_> {
     }
 }
 
-/// The same dimension, spanned at `span` (where the compiler reports a
-/// mismatch of `const` items).
+/// The same dimension, every token spanned at `span` (where the compiler
+/// reports a mismatch of `const` items).
 fn respan(dim: &Dim, span: Span) -> Dim {
+    fn walk(tokens: proc_macro2::TokenStream, span: Span) -> proc_macro2::TokenStream {
+        tokens
+            .into_iter()
+            .map(|mut tree| {
+                if let proc_macro2::TokenTree::Group(group) = &tree {
+                    let mut inner =
+                        proc_macro2::Group::new(group.delimiter(), walk(group.stream(), span));
+                    inner.set_span(span);
+                    return proc_macro2::TokenTree::Group(inner);
+                }
+                tree.set_span(span);
+                tree
+            })
+            .collect()
+    }
     match dim {
         Dim::Lit(lit) => {
             let mut lit = lit.clone();
             lit.set_span(span);
             Dim::Lit(lit)
         }
-        other => {
-            let tokens = quote::quote_spanned!(span=> #other);
-            syn::parse2(tokens).unwrap_or_else(|_| other.clone())
-        }
+        other => syn::parse2(walk(quote::quote!(#other), span)).unwrap_or_else(|_| other.clone()),
     }
 }

@@ -515,6 +515,7 @@ fn input_grads_prelude(model: &Model) -> (Vec<proc_macro2::Ident>, TokenStream) 
 
 /// `backward_pass` and the public `backward`, `backward_with_input_grads`.
 pub(super) fn methods(model: &Model, names: &Names, options: Options) -> TokenStream {
+    let rt = rt();
     let (ws_ty, grads_ty) = (names.ws_ty(), names.grads_ty());
     let Signature {
         inputs,
@@ -581,8 +582,9 @@ pub(super) fn methods(model: &Model, names: &Names, options: Options) -> TokenSt
             #inputs,
             #targets,
             grads: &mut #grads_ty,
-            ws: &mut #ws_ty,
+            ws: &mut (impl #rt::WorkspaceOf<Self, B> + ?::core::marker::Sized),
         ) -> T {
+            let ws = #rt::WorkspaceOf::<Self, B>::get(ws);
             self.backward_pass::<B, false, #targets_args>(#inputs_arg, y, grads, ws)
         }
 
@@ -594,8 +596,9 @@ pub(super) fn methods(model: &Model, names: &Names, options: Options) -> TokenSt
             #inputs,
             #targets,
             grads: &mut #grads_ty,
-            ws: &mut #ws_ty,
+            ws: &mut (impl #rt::WorkspaceOf<Self, B> + ?::core::marker::Sized),
         ) -> T {
+            let ws = #rt::WorkspaceOf::<Self, B>::get(ws);
             self.backward_pass::<B, true, #targets_args>(#inputs_arg, y, grads, ws)
         }
     }

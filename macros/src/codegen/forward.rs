@@ -696,10 +696,11 @@ pub(super) fn signature(model: &Model) -> Signature {
         .collect();
     let (inputs, inputs_arg, inputs_prelude, inputs_ty) = if input_tys.len() == 1 {
         let (x, ty) = (&input_idents[0], &input_tys[0]);
+        let w = width_tokens(model, model.inputs[0]);
         (
-            quote!(#x: &#ty),
+            quote!(#x: &(impl #rt::InputRows<T, B, #w> + ?::core::marker::Sized)),
             quote!(#x),
-            TokenStream::new(),
+            quote!(let #x: &#ty = #rt::InputRows::as_matrix(#x);),
             quote!(#ty),
         )
     } else {
@@ -773,6 +774,7 @@ pub(super) fn signature(model: &Model) -> Signature {
 
 /// `forward_logits`, `forward_with`, `forward`, `loss_with`, `loss`.
 pub(super) fn methods(model: &Model, names: &Names, options: Options) -> TokenStream {
+    let rt = rt();
     let ws_ty = names.ws_ty();
     let sig = signature(model);
     let Signature {
@@ -873,8 +875,9 @@ pub(super) fn methods(model: &Model, names: &Names, options: Options) -> TokenSt
         pub fn forward_with<'w, const B: ::core::primitive::usize>(
             &self,
             #inputs,
-            ws: &'w mut #ws_ty,
+            ws: &'w mut (impl #rt::WorkspaceOf<Self, B> + ?::core::marker::Sized),
         ) -> #outputs_ref {
+            let ws = #rt::WorkspaceOf::<Self, B>::get(ws);
             self.forward_logits::<B>(#inputs_arg, ws);
             #finish
             #ret_ref
@@ -898,8 +901,9 @@ pub(super) fn methods(model: &Model, names: &Names, options: Options) -> TokenSt
             &self,
             #inputs,
             #targets,
-            ws: &mut #ws_ty,
+            ws: &mut (impl #rt::WorkspaceOf<Self, B> + ?::core::marker::Sized),
         ) -> T {
+            let ws = #rt::WorkspaceOf::<Self, B>::get(ws);
             self.forward_logits::<B>(#inputs_arg, ws);
             #targets_prelude
             #bind_loss

@@ -5,7 +5,7 @@ use quote::{format_ident, quote, quote_spanned};
 
 use super::forward::{signature, step_buffers, width_tokens, Signature};
 use super::{backward, dot, forward, grad_ident, rt, spec, value_ident, Names, Options};
-use crate::check::{ConstCheck, Junction, Layer, LayerKind, Model, Step};
+use crate::check::{ConstCheck, Junction, JunctionTaker, Layer, LayerKind, Model, Step};
 use crate::vocab::LossKind;
 
 /// The field type of a layer with parameters: `Dense<T, IN, OUT>`,
@@ -324,6 +324,14 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
             #[must_use]
             pub fn new() -> Self {
                 Self { #(#ws_inits,)* }
+            }
+        }
+
+        #[automatically_derived]
+        impl<#(#consts,)* T: #rt::Scalar, const B: ::core::primitive::usize> #rt::WorkspaceOf<#net_ty, B> for #ws_ty {
+            #[inline(always)]
+            fn get(&mut self) -> &mut Self {
+                self
             }
         }
     }
@@ -645,9 +653,17 @@ pub(super) fn const_checks(model: &Model) -> TokenStream {
 /// `const` widths differ.
 fn junction_check(j: &Junction) -> TokenStream {
     let giver = j.giver.replace('{', "{{").replace('}', "}}");
+    let escape = |text: &str| text.replace('{', "{{").replace('}', "}}");
     let message = match &j.taker {
-        Some(taker) => format!("layer `{taker}` takes {{C}} inputs but {giver} gives {{A}}"),
-        None => format!("cannot combine {giver} ({{A}} features) with a value of {{C}} features: both sides must have the same shape"),
+        JunctionTaker::Layer(taker) => format!("layer `{taker}` takes {{C}} inputs but {giver} gives {{A}}"),
+        JunctionTaker::Add(lhs) => format!(
+            "cannot add {} ({{C}} features) and {giver} ({{A}} features): both sides of `+` must have the same shape",
+            escape(lhs)
+        ),
+        JunctionTaker::Mul(lhs) => format!(
+            "cannot multiply elementwise {} ({{C}} features) and {giver} ({{A}} features): both sides of `*` must have the same shape",
+            escape(lhs)
+        ),
     };
     let consts = match (j.given.literal_value(), j.expected.literal_value()) {
         (Some(_), None) => format!("`{}` is a `const` item", j.expected.text()),
@@ -675,11 +691,11 @@ fn width_check(
     quote_spanned! {expected.span()=>
         const _: () = {
             #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
-            trait EqualWidths<const A: ::core::primitive::usize, const C: ::core::primitive::usize> {}
+            trait WidthsMustBeEqual<const A: ::core::primitive::usize, const C: ::core::primitive::usize> {}
             #[diagnostic::do_not_recommend]
-            impl<const A: ::core::primitive::usize> EqualWidths<A, A> for () {}
-            fn equal<W: EqualWidths<{ #given }, { #expected }>>() {}
-            let _ = equal::<()>;
+            impl<const A: ::core::primitive::usize> WidthsMustBeEqual<A, A> for () {}
+            fn check<W: WidthsMustBeEqual<{ #given }, { #expected }>>() {}
+            let _ = check::<()>;
         };
     }
 }

@@ -1,0 +1,14 @@
+use chainrule::prelude::*;
+
+network! {
+    pub struct Penalised {
+        first: Dense<3, 4>,
+        second: Dense<4, 2>,
+        fn forward(x: [3]) -> [2] {
+            second(tanh(first(x)))
+        }
+        loss: mse + 0.01 * l2(frist.weight),
+    }
+}
+
+fn main() {}
