@@ -325,9 +325,9 @@ fn layer_norm_gradients_and_forward() {
         let row = ws.a.row(i);
         let mean = row.iter().sum::<f64>() / 6.0;
         let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / 6.0;
-        for j in 0..6 {
+        for (j, &v) in row.iter().enumerate() {
             let expected =
-                net.ln.weight[(0, j)] * (row[j] - mean) / (var + 1e-5).sqrt() + net.ln.bias[(0, j)];
+                net.ln.weight[(0, j)] * (v - mean) / (var + 1e-5).sqrt() + net.ln.bias[(0, j)];
             assert!((ws.h[(i, j)] - expected).abs() < 1e-12);
         }
     }

@@ -240,8 +240,8 @@ impl<T: Scalar, const N: usize> LayerNorm<T, N> {
                 mean_g += g;
                 mean_gh += g * h;
             }
-            mean_g = mean_g / n;
-            mean_gh = mean_gh / n;
+            mean_g /= n;
+            mean_gh /= n;
             for ((o, (&d, &h)), &w) in out.iter_mut().zip(d_row.iter().zip(h_row)).zip(gamma) {
                 let v = s * (d * w - mean_g - h * mean_gh);
                 *o = if accumulate { *o + v } else { v };

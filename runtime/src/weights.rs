@@ -948,6 +948,7 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use crate::test_nets::Mlp;
+    use crate::Model;
 
     /// A weight file committed to the repository, written by
     /// `weights::save(&Mlp::<f32, 3, 4, 2>::init(7), …)`: it is read here

@@ -1058,7 +1058,7 @@ fn the_checksum_is_crc32_of_the_tensors_in_name_order() {
 
 #[test]
 fn a_checksum_that_does_not_match_or_does_not_parse_is_refused() {
-    let architecture = <Mlp<f32> as Network<3, 2>>::ARCHITECTURE;
+    let architecture = <Mlp<f32> as Model>::ARCHITECTURE;
     let with_checksum = |checksum: &str| {
         let views: Vec<(String, Vec<usize>, Vec<u8>)> = mlp_tensors()
             .into_iter()
@@ -1101,7 +1101,7 @@ fn a_checksum_that_does_not_match_or_does_not_parse_is_refused() {
 #[test]
 fn bytes_and_files_get_exactly_the_same_checks() {
     let good = weights::to_bytes(&Mlp::<f32>::init(3)).unwrap();
-    let architecture = <Mlp<f32> as Network<3, 2>>::ARCHITECTURE;
+    let architecture = <Mlp<f32> as Model>::ARCHITECTURE;
     let mut nan = mlp_tensors();
     nan[3].3[..4].copy_from_slice(&f32::NAN.to_le_bytes());
     // A header of `len` bytes: `{}` and spaces (valid JSON).

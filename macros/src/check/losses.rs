@@ -8,6 +8,9 @@ use crate::ir::{Form, Graph, Op};
 use crate::parse::loss::{LossArg, Weight};
 use crate::vocab::{self, Activation, LossKind};
 
+/// A loss term matched to an output: its kind, weight, targets' name, span.
+type Assigned = (LossKind, Option<Factor>, String, proc_macro2::Span);
+
 /// The outputs with their loss terms, or `None` after an error (reported).
 pub(super) fn check_losses(
     graph: &Graph,
@@ -53,9 +56,8 @@ pub(super) fn check_losses(
                 .map_or_else(|| "output".to_string(), ToString::to_string)
         })
         .collect();
-    // (output index, term) for each loss term.
-    let mut assigned: Vec<Option<(LossKind, Option<Factor>, String, proc_macro2::Span)>> =
-        vec![None; graph.outputs.len()];
+    // The term of each output, once found.
+    let mut assigned: Vec<Option<Assigned>> = vec![None; graph.outputs.len()];
     let mut ok = true;
     for term in &first.expr.terms {
         let name = term.name.to_string();
@@ -228,18 +230,14 @@ pub(super) fn check_losses(
         };
         if kind == LossKind::CrossEntropy {
             if let Shape::Flat(width) = &inferred.values[value].shape {
-                match width.known() {
-                    Some(1) => {
-                        errors.push(syn::Error::new(
+                if width.known() == Some(1) {
+                    errors.push(syn::Error::new(
                             span,
                             format!(
                                 "softmax over one unit is always 1, so `cross_entropy` on {describe} can never learn (its loss and gradients are 0): for a yes/no output use `=> sigmoid` with `loss: binary_cross_entropy`"
                             ),
                         ));
-                        continue;
-                    }
-                    // Named widths: see `one_unit_softmax_checks`.
-                    _ => {}
+                    continue;
                 }
             }
         }

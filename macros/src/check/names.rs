@@ -81,8 +81,8 @@ fn graph_form(graph: &Graph, layers: &[Layer], inferred: &mut Inferred, outputs:
     let mut seen_user: HashSet<String> = HashSet::new();
     let mut applications: Vec<usize> = vec![0; layers.len()];
     let mut counters = [0usize; 3];
-    for value in 0..count {
-        if let Some(name) = &names[value] {
+    for (value, given) in names.iter().enumerate() {
+        if let Some(name) = given {
             // A shadowed `let` name used twice keeps its first value's name.
             let name = if seen_user.insert(name.clone()) {
                 name.clone()
