@@ -86,9 +86,11 @@ impl<T: ::chainrule::__private::Scalar> Mnist<T> {
     #[allow(unused_doc_comments, unused_variables, clippy::all)]
     fn forward_logits<const B: ::core::primitive::usize>(
         &self,
-        x: &::chainrule::__private::Matrix<T, B, 784>,
+        x: &(impl ::chainrule::__private::InputRows<T, B, 784> + ?::core::marker::Sized),
         ws: &mut MnistWorkspace<T, B>,
     ) {
+        let x: &::chainrule::__private::Matrix<T, B, 784> =
+            ::chainrule::__private::InputRows::as_matrix(x);
         let MnistWorkspace { z1, a1, z2, .. } = ws;
         /// z1 = x·W1ᵀ + 1·b1ᵀ   [B×128] = [B×784]·[784×128] + [1×128]; a1 = relu(z1)   (relu fused into the product)
         ::chainrule::__private::ops::matmul_t_bias_relu_into(
@@ -106,9 +108,10 @@ impl<T: ::chainrule::__private::Scalar> Mnist<T> {
     #[allow(unused_doc_comments, unused_variables, clippy::all)]
     pub fn forward_with<'w, const B: ::core::primitive::usize>(
         &self,
-        x: &::chainrule::__private::Matrix<T, B, 784>,
-        ws: &'w mut MnistWorkspace<T, B>,
+        x: &(impl ::chainrule::__private::InputRows<T, B, 784> + ?::core::marker::Sized),
+        ws: &'w mut (impl ::chainrule::__private::WorkspaceOf<Self, B> + ?::core::marker::Sized),
     ) -> &'w ::chainrule::__private::Matrix<T, B, 10> {
+        let ws = ::chainrule::__private::WorkspaceOf::<Self, B>::get(ws);
         self.forward_logits::<B>(x, ws);
         {
             let MnistWorkspace { z2, a2, .. } = ws;
@@ -162,7 +165,7 @@ impl<T: ::chainrule::__private::Scalar> Mnist<T> {
     #[must_use]
     pub fn forward<const B: ::core::primitive::usize>(
         &self,
-        x: &::chainrule::__private::Matrix<T, B, 784>,
+        x: &(impl ::chainrule::__private::InputRows<T, B, 784> + ?::core::marker::Sized),
     ) -> ::chainrule::__private::Matrix<T, B, 10> {
         let mut ws = MnistWorkspace::new();
         self.forward_with::<B>(x, &mut ws);
@@ -175,10 +178,11 @@ impl<T: ::chainrule::__private::Scalar> Mnist<T> {
         Y: ::chainrule::__private::Targets<T, B, 10> + ?::core::marker::Sized,
     >(
         &self,
-        x: &::chainrule::__private::Matrix<T, B, 784>,
+        x: &(impl ::chainrule::__private::InputRows<T, B, 784> + ?::core::marker::Sized),
         y: &Y,
-        ws: &mut MnistWorkspace<T, B>,
+        ws: &mut (impl ::chainrule::__private::WorkspaceOf<Self, B> + ?::core::marker::Sized),
     ) -> T {
+        let ws = ::chainrule::__private::WorkspaceOf::<Self, B>::get(ws);
         self.forward_logits::<B>(x, ws);
         let MnistWorkspace { z2, a2, .. } = ws;
         /// fused softmax + cross-entropy: l = −Σ Y⊗ln softmax(z2) / B, a2 = softmax(z2), dl_dz2 = (a2 − Y)/B   [B×10]
@@ -198,7 +202,7 @@ impl<T: ::chainrule::__private::Scalar> Mnist<T> {
         Y: ::chainrule::__private::Targets<T, B, 10> + ?::core::marker::Sized,
     >(
         &self,
-        x: &::chainrule::__private::Matrix<T, B, 784>,
+        x: &(impl ::chainrule::__private::InputRows<T, B, 784> + ?::core::marker::Sized),
         y: &Y,
     ) -> T {
         let mut ws = MnistWorkspace::new();
@@ -215,12 +219,14 @@ impl<T: ::chainrule::__private::Scalar> Mnist<T> {
         Y: ::chainrule::__private::Targets<T, B, 10> + ?::core::marker::Sized,
     >(
         &self,
-        x: &::chainrule::__private::Matrix<T, B, 784>,
+        x: &(impl ::chainrule::__private::InputRows<T, B, 784> + ?::core::marker::Sized),
         y: &Y,
         grads: &mut MnistGradients<T>,
         ws: &mut MnistWorkspace<T, B>,
     ) -> T {
         self.forward_logits::<B>(x, ws);
+        let x: &::chainrule::__private::Matrix<T, B, 784> =
+            ::chainrule::__private::InputRows::as_matrix(x);
         let MnistWorkspace {
             z1,
             a1,
@@ -277,11 +283,12 @@ impl<T: ::chainrule::__private::Scalar> Mnist<T> {
         Y: ::chainrule::__private::Targets<T, B, 10> + ?::core::marker::Sized,
     >(
         &self,
-        x: &::chainrule::__private::Matrix<T, B, 784>,
+        x: &(impl ::chainrule::__private::InputRows<T, B, 784> + ?::core::marker::Sized),
         y: &Y,
         grads: &mut MnistGradients<T>,
-        ws: &mut MnistWorkspace<T, B>,
+        ws: &mut (impl ::chainrule::__private::WorkspaceOf<Self, B> + ?::core::marker::Sized),
     ) -> T {
+        let ws = ::chainrule::__private::WorkspaceOf::<Self, B>::get(ws);
         self.backward_pass::<B, false, Y>(x, y, grads, ws)
     }
     /// [`backward`](Self::backward), and the gradient of the loss with
@@ -292,11 +299,12 @@ impl<T: ::chainrule::__private::Scalar> Mnist<T> {
         Y: ::chainrule::__private::Targets<T, B, 10> + ?::core::marker::Sized,
     >(
         &self,
-        x: &::chainrule::__private::Matrix<T, B, 784>,
+        x: &(impl ::chainrule::__private::InputRows<T, B, 784> + ?::core::marker::Sized),
         y: &Y,
         grads: &mut MnistGradients<T>,
-        ws: &mut MnistWorkspace<T, B>,
+        ws: &mut (impl ::chainrule::__private::WorkspaceOf<Self, B> + ?::core::marker::Sized),
     ) -> T {
+        let ws = ::chainrule::__private::WorkspaceOf::<Self, B>::get(ws);
         self.backward_pass::<B, true, Y>(x, y, grads, ws)
     }
     /// The computational graph, forward (from the inputs to `l`) and
@@ -368,6 +376,15 @@ impl<T: ::chainrule::__private::Scalar, const B: ::core::primitive::usize> Mnist
             dl_dz2: ::chainrule::__private::Matrix::zeros(),
             dl_dx: <_ as ::chainrule::__private::BatchInputs<T>>::zeros(),
         }
+    }
+}
+#[automatically_derived]
+impl<T: ::chainrule::__private::Scalar, const B: ::core::primitive::usize>
+    ::chainrule::__private::WorkspaceOf<Mnist<T>, B> for MnistWorkspace<T, B>
+{
+    #[inline(always)]
+    fn get(&mut self) -> &mut Self {
+        self
     }
 }
 #[automatically_derived]
@@ -886,8 +903,9 @@ impl<T: ::chainrule::__private::Scalar> Skip<T> {
             ::chainrule::__private::Matrix<T, B, 64>,
             ::chainrule::__private::Matrix<T, B, 4>,
         ),
-        ws: &'w mut SkipWorkspace<T, B>,
+        ws: &'w mut (impl ::chainrule::__private::WorkspaceOf<Self, B> + ?::core::marker::Sized),
     ) -> &'w ::chainrule::__private::Matrix<T, B, 10> {
+        let ws = ::chainrule::__private::WorkspaceOf::<Self, B>::get(ws);
         self.forward_logits::<B>(inputs, ws);
         {
             let SkipWorkspace { out, output, .. } = ws;
@@ -962,8 +980,9 @@ impl<T: ::chainrule::__private::Scalar> Skip<T> {
             ::chainrule::__private::Matrix<T, B, 4>,
         ),
         y: &Y,
-        ws: &mut SkipWorkspace<T, B>,
+        ws: &mut (impl ::chainrule::__private::WorkspaceOf<Self, B> + ?::core::marker::Sized),
     ) -> T {
+        let ws = ::chainrule::__private::WorkspaceOf::<Self, B>::get(ws);
         self.forward_logits::<B>(inputs, ws);
         let SkipWorkspace { out, output, .. } = ws;
         /// fused softmax + cross-entropy: l = −Σ Y⊗ln softmax(out) / B, output = softmax(out), dl_dout = (output − Y)/B   [B×10]
@@ -1113,8 +1132,9 @@ impl<T: ::chainrule::__private::Scalar> Skip<T> {
         ),
         y: &Y,
         grads: &mut SkipGradients<T>,
-        ws: &mut SkipWorkspace<T, B>,
+        ws: &mut (impl ::chainrule::__private::WorkspaceOf<Self, B> + ?::core::marker::Sized),
     ) -> T {
+        let ws = ::chainrule::__private::WorkspaceOf::<Self, B>::get(ws);
         self.backward_pass::<B, false, Y>(inputs, y, grads, ws)
     }
     /// [`backward`](Self::backward), and the gradient of the loss with
@@ -1131,8 +1151,9 @@ impl<T: ::chainrule::__private::Scalar> Skip<T> {
         ),
         y: &Y,
         grads: &mut SkipGradients<T>,
-        ws: &mut SkipWorkspace<T, B>,
+        ws: &mut (impl ::chainrule::__private::WorkspaceOf<Self, B> + ?::core::marker::Sized),
     ) -> T {
+        let ws = ::chainrule::__private::WorkspaceOf::<Self, B>::get(ws);
         self.backward_pass::<B, true, Y>(inputs, y, grads, ws)
     }
     /// The computational graph, forward (from the inputs to `l`) and
@@ -1244,6 +1265,15 @@ impl<T: ::chainrule::__private::Scalar, const B: ::core::primitive::usize> SkipW
             dl_dout: ::chainrule::__private::Matrix::zeros(),
             dl_dinputs: <_ as ::chainrule::__private::BatchInputs<T>>::zeros(),
         }
+    }
+}
+#[automatically_derived]
+impl<T: ::chainrule::__private::Scalar, const B: ::core::primitive::usize>
+    ::chainrule::__private::WorkspaceOf<Skip<T>, B> for SkipWorkspace<T, B>
+{
+    #[inline(always)]
+    fn get(&mut self) -> &mut Self {
+        self
     }
 }
 #[automatically_derived]
@@ -1771,9 +1801,11 @@ impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
     #[allow(unused_doc_comments, unused_variables, clippy::all)]
     fn forward_logits<const B: ::core::primitive::usize>(
         &self,
-        x: &::chainrule::__private::Matrix<T, B, 64>,
+        x: &(impl ::chainrule::__private::InputRows<T, B, 64> + ?::core::marker::Sized),
         ws: &mut TinyCnnWorkspace<T, B>,
     ) {
+        let x: &::chainrule::__private::Matrix<T, B, 64> =
+            ::chainrule::__private::InputRows::as_matrix(x);
         let TinyCnnWorkspace {
             z1,
             a1,
@@ -1803,9 +1835,10 @@ impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
     #[allow(unused_doc_comments, unused_variables, clippy::all)]
     pub fn forward_with<'w, const B: ::core::primitive::usize>(
         &self,
-        x: &::chainrule::__private::Matrix<T, B, 64>,
-        ws: &'w mut TinyCnnWorkspace<T, B>,
+        x: &(impl ::chainrule::__private::InputRows<T, B, 64> + ?::core::marker::Sized),
+        ws: &'w mut (impl ::chainrule::__private::WorkspaceOf<Self, B> + ?::core::marker::Sized),
     ) -> &'w ::chainrule::__private::Matrix<T, B, 10> {
+        let ws = ::chainrule::__private::WorkspaceOf::<Self, B>::get(ws);
         self.forward_logits::<B>(x, ws);
         {
             let TinyCnnWorkspace { z4, a4, .. } = ws;
@@ -1859,7 +1892,7 @@ impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
     #[must_use]
     pub fn forward<const B: ::core::primitive::usize>(
         &self,
-        x: &::chainrule::__private::Matrix<T, B, 64>,
+        x: &(impl ::chainrule::__private::InputRows<T, B, 64> + ?::core::marker::Sized),
     ) -> ::chainrule::__private::Matrix<T, B, 10> {
         let mut ws = TinyCnnWorkspace::new();
         self.forward_with::<B>(x, &mut ws);
@@ -1872,10 +1905,11 @@ impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
         Y: ::chainrule::__private::Targets<T, B, 10> + ?::core::marker::Sized,
     >(
         &self,
-        x: &::chainrule::__private::Matrix<T, B, 64>,
+        x: &(impl ::chainrule::__private::InputRows<T, B, 64> + ?::core::marker::Sized),
         y: &Y,
-        ws: &mut TinyCnnWorkspace<T, B>,
+        ws: &mut (impl ::chainrule::__private::WorkspaceOf<Self, B> + ?::core::marker::Sized),
     ) -> T {
+        let ws = ::chainrule::__private::WorkspaceOf::<Self, B>::get(ws);
         self.forward_logits::<B>(x, ws);
         let TinyCnnWorkspace { z4, a4, .. } = ws;
         /// fused softmax + cross-entropy: l = −Σ Y⊗ln softmax(z4) / B, a4 = softmax(z4), dl_dz4 = (a4 − Y)/B   [B×10]
@@ -1895,7 +1929,7 @@ impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
         Y: ::chainrule::__private::Targets<T, B, 10> + ?::core::marker::Sized,
     >(
         &self,
-        x: &::chainrule::__private::Matrix<T, B, 64>,
+        x: &(impl ::chainrule::__private::InputRows<T, B, 64> + ?::core::marker::Sized),
         y: &Y,
     ) -> T {
         let mut ws = TinyCnnWorkspace::new();
@@ -1912,12 +1946,14 @@ impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
         Y: ::chainrule::__private::Targets<T, B, 10> + ?::core::marker::Sized,
     >(
         &self,
-        x: &::chainrule::__private::Matrix<T, B, 64>,
+        x: &(impl ::chainrule::__private::InputRows<T, B, 64> + ?::core::marker::Sized),
         y: &Y,
         grads: &mut TinyCnnGradients<T>,
         ws: &mut TinyCnnWorkspace<T, B>,
     ) -> T {
         self.forward_logits::<B>(x, ws);
+        let x: &::chainrule::__private::Matrix<T, B, 64> =
+            ::chainrule::__private::InputRows::as_matrix(x);
         let TinyCnnWorkspace {
             z1,
             a1,
@@ -1986,11 +2022,12 @@ impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
         Y: ::chainrule::__private::Targets<T, B, 10> + ?::core::marker::Sized,
     >(
         &self,
-        x: &::chainrule::__private::Matrix<T, B, 64>,
+        x: &(impl ::chainrule::__private::InputRows<T, B, 64> + ?::core::marker::Sized),
         y: &Y,
         grads: &mut TinyCnnGradients<T>,
-        ws: &mut TinyCnnWorkspace<T, B>,
+        ws: &mut (impl ::chainrule::__private::WorkspaceOf<Self, B> + ?::core::marker::Sized),
     ) -> T {
+        let ws = ::chainrule::__private::WorkspaceOf::<Self, B>::get(ws);
         self.backward_pass::<B, false, Y>(x, y, grads, ws)
     }
     /// [`backward`](Self::backward), and the gradient of the loss with
@@ -2001,11 +2038,12 @@ impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
         Y: ::chainrule::__private::Targets<T, B, 10> + ?::core::marker::Sized,
     >(
         &self,
-        x: &::chainrule::__private::Matrix<T, B, 64>,
+        x: &(impl ::chainrule::__private::InputRows<T, B, 64> + ?::core::marker::Sized),
         y: &Y,
         grads: &mut TinyCnnGradients<T>,
-        ws: &mut TinyCnnWorkspace<T, B>,
+        ws: &mut (impl ::chainrule::__private::WorkspaceOf<Self, B> + ?::core::marker::Sized),
     ) -> T {
+        let ws = ::chainrule::__private::WorkspaceOf::<Self, B>::get(ws);
         self.backward_pass::<B, true, Y>(x, y, grads, ws)
     }
     /// The computational graph, forward (from the inputs to `l`) and
@@ -2091,6 +2129,15 @@ impl<T: ::chainrule::__private::Scalar, const B: ::core::primitive::usize> TinyC
             z1_patches: ::chainrule::__private::Matrix::zeros(),
             z1_dpatches: ::chainrule::__private::Matrix::zeros(),
         }
+    }
+}
+#[automatically_derived]
+impl<T: ::chainrule::__private::Scalar, const B: ::core::primitive::usize>
+    ::chainrule::__private::WorkspaceOf<TinyCnn<T>, B> for TinyCnnWorkspace<T, B>
+{
+    #[inline(always)]
+    fn get(&mut self) -> &mut Self {
+        self
     }
 }
 #[automatically_derived]

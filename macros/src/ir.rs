@@ -752,13 +752,12 @@ mod tests {
     }
 
     #[test]
-    fn unknown_unused_and_cyclic_values_are_errors() {
+    fn unknown_and_cyclic_values_are_errors() {
         let g = graph(quote! {
             struct Net {
                 a: Dense<2, 2>,
-                fn forward(x: [2], extra: [3]) -> [2] {
+                fn forward(x: [2]) -> [2] {
                     let h = a(g);
-                    let unused = a(x);
                     let g = relu(h);
                     a(hh)
                 }
@@ -776,6 +775,23 @@ mod tests {
                 .any(|m| m == "cannot find the value `hh`: did you mean `h`?"),
             "{msgs:#?}"
         );
+        // After a name that does not resolve, nothing is called unused.
+        assert!(!msgs.iter().any(|m| m.contains("never used")), "{msgs:#?}");
+    }
+
+    #[test]
+    fn unused_values_and_inputs_are_errors() {
+        let g = graph(quote! {
+            struct Net {
+                a: Dense<2, 2>,
+                fn forward(x: [2], extra: [3]) -> [2] {
+                    let unused = a(x);
+                    a(x)
+                }
+                loss: mse,
+            }
+        });
+        let msgs = messages(&g);
         assert!(
             msgs.iter()
                 .any(|m| m.starts_with("`unused` is computed but never used")),
