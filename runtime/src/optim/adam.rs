@@ -1,7 +1,7 @@
 //! Adam and AdamW.
 
 use super::{common_builders, Common, Optimizer, TensorState};
-use crate::{Network, Scalar};
+use crate::{Model, Scalar};
 
 /// The state and the update shared by [`Adam`] and [`AdamW`].
 #[derive(Debug, Clone, PartialEq)]
@@ -27,12 +27,7 @@ impl<T: Scalar> AdamCore<T> {
     }
 
     /// One step; `decoupled` selects AdamW's weight decay over L2.
-    fn step<const IN: usize, const OUT: usize, N: Network<IN, OUT, Scalar = T>>(
-        &mut self,
-        net: &mut N,
-        grads: &N::Gradients,
-        decoupled: bool,
-    ) {
+    fn step<N: Model<Scalar = T>>(&mut self, net: &mut N, grads: &N::Gradients, decoupled: bool) {
         let scalars = self.common.begin(grads);
         self.first_moment.fit(net);
         self.second_moment.fit(net);
@@ -172,11 +167,7 @@ impl<T: Scalar> AdamW<T> {
 }
 
 impl<T: Scalar> Optimizer<T> for Adam<T> {
-    fn step<const IN: usize, const OUT: usize, N: Network<IN, OUT, Scalar = T>>(
-        &mut self,
-        net: &mut N,
-        grads: &N::Gradients,
-    ) {
+    fn step<N: Model<Scalar = T>>(&mut self, net: &mut N, grads: &N::Gradients) {
         self.core.step(net, grads, false);
     }
 
@@ -190,11 +181,7 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
 }
 
 impl<T: Scalar> Optimizer<T> for AdamW<T> {
-    fn step<const IN: usize, const OUT: usize, N: Network<IN, OUT, Scalar = T>>(
-        &mut self,
-        net: &mut N,
-        grads: &N::Gradients,
-    ) {
+    fn step<N: Model<Scalar = T>>(&mut self, net: &mut N, grads: &N::Gradients) {
         self.core.step(net, grads, true);
     }
 

@@ -1,7 +1,7 @@
 //! RMSprop.
 
 use super::{common_builders, Common, Optimizer, TensorState};
-use crate::{Network, Scalar};
+use crate::{Model, Scalar};
 
 /// RMSprop (PyTorch's `torch.optim.RMSprop`, not centered):
 /// `v ← α v + (1 − α) g²`, `θ ← θ − η g / (√v + ε)`; with momentum μ,
@@ -61,11 +61,7 @@ impl<T: Scalar> RmsProp<T> {
 }
 
 impl<T: Scalar> Optimizer<T> for RmsProp<T> {
-    fn step<const IN: usize, const OUT: usize, N: Network<IN, OUT, Scalar = T>>(
-        &mut self,
-        net: &mut N,
-        grads: &N::Gradients,
-    ) {
+    fn step<N: Model<Scalar = T>>(&mut self, net: &mut N, grads: &N::Gradients) {
         let scalars = self.common.begin(grads);
         self.square_average.fit(net);
         let use_momentum = self.momentum != 0.0;

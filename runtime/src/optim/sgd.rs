@@ -1,7 +1,7 @@
 //! Stochastic gradient descent, with optional momentum and Nesterov momentum.
 
 use super::{common_builders, Common, Optimizer, TensorState};
-use crate::{Network, Scalar};
+use crate::{Model, Scalar};
 
 /// Stochastic gradient descent (PyTorch's `torch.optim.SGD` without
 /// dampening): `θ ← θ − η g`; with momentum μ, `b ← μ b + g` (so `b = g` at
@@ -51,11 +51,7 @@ impl<T: Scalar> Sgd<T> {
 }
 
 impl<T: Scalar> Optimizer<T> for Sgd<T> {
-    fn step<const IN: usize, const OUT: usize, N: Network<IN, OUT, Scalar = T>>(
-        &mut self,
-        net: &mut N,
-        grads: &N::Gradients,
-    ) {
+    fn step<N: Model<Scalar = T>>(&mut self, net: &mut N, grads: &N::Gradients) {
         let scalars = self.common.begin(grads);
         let rate = T::from_f64(scalars.rate);
         let grad_scale = T::from_f64(scalars.grad_scale);
