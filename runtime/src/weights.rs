@@ -6,7 +6,7 @@
 //! `hidden.bias` is `[out]`. The dtype is the network's scalar (`F32` or
 //! `F64`, little-endian). The metadata holds `format: pt` (so that PyTorch
 //! tools accept the file), the network's declaration
-//! ([`Network::ARCHITECTURE`]) under `architecture`, and a checksum of the
+//! ([`Model::ARCHITECTURE`]) under `architecture`, and a checksum of the
 //! tensor data under `chainrule.checksum` (see [`CHECKSUM_KEY`]).
 //!
 //! What is guaranteed:
@@ -65,7 +65,7 @@ use std::path::{Path, PathBuf};
 
 use safetensors::tensor::{Dtype, Metadata, SafeTensors, TensorView};
 
-use crate::{Network, Parameters, Scalar};
+use crate::{Model, Parameters, Scalar};
 
 /// The metadata key of the network's declaration.
 pub const ARCHITECTURE_KEY: &str = "architecture";
@@ -281,9 +281,7 @@ impl WeightsError {
 
 /// The safetensors bytes of a network (what [`save`] writes). Refuses
 /// parameters with a NaN or an infinity.
-pub fn to_bytes<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
-    net: &N,
-) -> Result<Vec<u8>, ContentError> {
+pub fn to_bytes<N: Model>(net: &N) -> Result<Vec<u8>, ContentError> {
     let mut writer = TensorWriter::new();
     writer.metadata(ARCHITECTURE_KEY, N::ARCHITECTURE);
     writer.parameters("", net)?;
@@ -319,9 +317,7 @@ pub fn parameters_to_bytes<P: Parameters>(
 /// static WEIGHTS: &[u8] = include_bytes!("../iris.safetensors");
 /// let net: Iris = chainrule::weights::load_from_bytes(WEIGHTS)?;
 /// ```
-pub fn load_from_bytes<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
-    bytes: &[u8],
-) -> Result<N, ContentError> {
+pub fn load_from_bytes<N: Model>(bytes: &[u8]) -> Result<N, ContentError> {
     let mut net = N::init(0);
     load_from_bytes_into(&mut net, bytes)?;
     Ok(net)
@@ -329,10 +325,7 @@ pub fn load_from_bytes<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
 
 /// Like [`load_from_bytes`], overwriting the parameters of `net`. On error
 /// `net` is unchanged.
-pub fn load_from_bytes_into<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
-    net: &mut N,
-    bytes: &[u8],
-) -> Result<(), ContentError> {
+pub fn load_from_bytes_into<N: Model>(net: &mut N, bytes: &[u8]) -> Result<(), ContentError> {
     decode_into(net, bytes, Some(N::ARCHITECTURE))
 }
 
@@ -354,10 +347,7 @@ pub fn import_from_bytes_into<P: Parameters>(
 ///
 /// Refuses, writing nothing, parameters with a NaN or an infinity
 /// ([`ContentError::NonFinite`]).
-pub fn save<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
-    net: &N,
-    path: impl AsRef<Path>,
-) -> Result<(), WeightsError> {
+pub fn save<N: Model>(net: &N, path: impl AsRef<Path>) -> Result<(), WeightsError> {
     let path = path.as_ref();
     let bytes = to_bytes(net).map_err(|error| content(path, error))?;
     write_atomically(path, &bytes)
@@ -378,9 +368,7 @@ pub fn save<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
 /// of 64 KiB more than its tensor entries need): a FIFO, a device or a huge
 /// file is refused at once ([`WeightsError::NotAFile`],
 /// [`WeightsError::TooLarge`]).
-pub fn load<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
-    path: impl AsRef<Path>,
-) -> Result<N, WeightsError> {
+pub fn load<N: Model>(path: impl AsRef<Path>) -> Result<N, WeightsError> {
     let mut net = N::init(0);
     load_into(&mut net, path)?;
     Ok(net)
@@ -389,10 +377,7 @@ pub fn load<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
 #[cfg(feature = "std")]
 /// Like [`load`], overwriting the parameters of `net`. On error `net` is
 /// unchanged.
-pub fn load_into<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
-    net: &mut N,
-    path: impl AsRef<Path>,
-) -> Result<(), WeightsError> {
+pub fn load_into<N: Model>(net: &mut N, path: impl AsRef<Path>) -> Result<(), WeightsError> {
     let path = path.as_ref();
     let bytes = read_bounded(path, file_limit(&*net, N::ARCHITECTURE.len()))?;
     decode_into(net, &bytes, Some(N::ARCHITECTURE)).map_err(|error| content(path, error))
@@ -962,13 +947,13 @@ mod tests {
         let net: Mlp<f32, 3, 4, 2> = load_from_bytes(EMBEDDED).unwrap();
         assert_eq!(net, Mlp::init(7));
         // The same checks as `load`: another shape is refused...
-        let err = load_from_bytes::<Mlp<f32, 3, 5, 2>, 3, 2>(EMBEDDED).unwrap_err();
+        let err = load_from_bytes::<Mlp<f32, 3, 5, 2>>(EMBEDDED).unwrap_err();
         assert!(matches!(err, ContentError::WrongShape { .. }), "{err:?}");
         // ... and so is any damaged byte of the data (the last 26·4 bytes).
         let mut damaged = EMBEDDED.to_vec();
         let last = damaged.len() - 1;
         damaged[last] ^= 0x01;
-        let err = load_from_bytes::<Mlp<f32, 3, 4, 2>, 3, 2>(&damaged).unwrap_err();
+        let err = load_from_bytes::<Mlp<f32, 3, 4, 2>>(&damaged).unwrap_err();
         assert!(
             matches!(err, ContentError::ChecksumMismatch { .. }),
             "{err:?}"

@@ -423,7 +423,7 @@ fn import_ignores_the_missing_architecture_but_checks_the_rest() {
 #[test]
 fn missing_file_is_named() {
     let path = temp_dir("missing").join("absent.safetensors");
-    let err = weights::load::<Mlp<f32>, 3, 2>(&path).unwrap_err();
+    let err = weights::load::<Mlp<f32>>(&path).unwrap_err();
     assert!(matches!(err, WeightsError::MissingFile { .. }), "{err:?}");
     assert!(err.to_string().contains("absent.safetensors"), "{err}");
 }
@@ -550,7 +550,7 @@ fn f64_file_into_f32_network_is_a_wrong_dtype() {
     let dir = temp_dir("dtype");
     let path = dir.join("mlp64.safetensors");
     weights::save(&Mlp::<f64>::init(2), &path).unwrap();
-    let err = weights::load::<Mlp<f32>, 3, 2>(&path).unwrap_err();
+    let err = weights::load::<Mlp<f32>>(&path).unwrap_err();
     match err.content() {
         Some(ContentError::WrongDtype {
             name,
@@ -596,10 +596,7 @@ fn saving_replaces_an_existing_file_and_leaves_no_temporary() {
     let path = dir.join("w.safetensors");
     weights::save(&Mlp::<f32>::init(1), &path).unwrap();
     weights::save(&Mlp::<f32>::init(2), &path).unwrap();
-    assert_eq!(
-        weights::load::<Mlp<f32>, 3, 2>(&path).unwrap(),
-        Mlp::init(2)
-    );
+    assert_eq!(weights::load::<Mlp<f32>>(&path).unwrap(), Mlp::init(2));
     assert_eq!(files_in(&dir), ["w.safetensors"]);
 }
 
@@ -812,10 +809,7 @@ fn a_symlink_planted_at_a_temporary_name_is_never_followed() {
     }
     weights::save(&Mlp::<f32>::init(1), &target).unwrap();
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
-    assert_eq!(
-        weights::load::<Mlp<f32>, 3, 2>(&target).unwrap(),
-        Mlp::init(1)
-    );
+    assert_eq!(weights::load::<Mlp<f32>>(&target).unwrap(), Mlp::init(1));
 }
 
 #[test]
@@ -877,7 +871,7 @@ fn a_fifo_is_refused_without_blocking() {
     let (sender, receiver) = std::sync::mpsc::channel();
     let fifo = path.clone();
     std::thread::spawn(move || {
-        let _ = sender.send(weights::load::<Mlp<f32>, 3, 2>(&fifo).map(|_| ()));
+        let _ = sender.send(weights::load::<Mlp<f32>>(&fifo).map(|_| ()));
     });
     // Before the fix the load opened the FIFO and blocked for ever.
     let result = receiver
@@ -892,7 +886,7 @@ fn a_fifo_is_refused_without_blocking() {
 #[cfg(unix)]
 #[test]
 fn a_device_or_a_directory_is_refused_before_reading() {
-    let err = weights::load::<Mlp<f32>, 3, 2>("/dev/zero").unwrap_err();
+    let err = weights::load::<Mlp<f32>>("/dev/zero").unwrap_err();
     assert!(
         matches!(
             err,
@@ -903,7 +897,7 @@ fn a_device_or_a_directory_is_refused_before_reading() {
         ),
         "{err:?}"
     );
-    let err = weights::load::<Mlp<f32>, 3, 2>(temp_dir("as-dir")).unwrap_err();
+    let err = weights::load::<Mlp<f32>>(temp_dir("as-dir")).unwrap_err();
     assert!(
         matches!(
             err,
@@ -930,7 +924,7 @@ fn a_file_larger_than_the_network_allows_is_refused_before_reading() {
         .unwrap()
         .set_len(1 << 30)
         .unwrap();
-    match weights::load::<Mlp<f32>, 3, 2>(&path).unwrap_err() {
+    match weights::load::<Mlp<f32>>(&path).unwrap_err() {
         WeightsError::TooLarge { size, limit, .. } => {
             assert_eq!(size, 1 << 30);
             // 26 scalars: the limit is the 64 KiB header allowance and a bit.
@@ -1111,7 +1105,7 @@ fn bytes_and_files_get_exactly_the_same_checks() {
         bytes.resize(8 + len as usize, b' ');
         bytes
     };
-    let header_limit = match weights::load_from_bytes::<Mlp<f32>, 3, 2>(&many_tensors(40_000)) {
+    let header_limit = match weights::load_from_bytes::<Mlp<f32>>(&many_tensors(40_000)) {
         Err(ContentError::HeaderTooLarge { limit, .. }) => limit,
         other => panic!("expected HeaderTooLarge, got {other:?}"),
     };
@@ -1131,8 +1125,8 @@ fn bytes_and_files_get_exactly_the_same_checks() {
     for (what, bytes) in cases {
         let path = dir.join(format!("{what}.safetensors"));
         std::fs::write(&path, &bytes).unwrap();
-        let from_file = weights::load::<Mlp<f32>, 3, 2>(&path).unwrap_err();
-        let from_bytes = weights::load_from_bytes::<Mlp<f32>, 3, 2>(&bytes).unwrap_err();
+        let from_file = weights::load::<Mlp<f32>>(&path).unwrap_err();
+        let from_bytes = weights::load_from_bytes::<Mlp<f32>>(&bytes).unwrap_err();
         assert_eq!(from_file.content(), Some(&from_bytes), "{what}");
         assert_eq!(from_file.path(), path, "{what}");
         assert!(

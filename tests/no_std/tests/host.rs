@@ -89,7 +89,7 @@ fn damaged_or_foreign_bytes_are_typed_errors() {
     // Truncated: a typed error, never a panic.
     for len in [0, 7, 8, WEIGHTS.len() / 2, WEIGHTS.len() - 1] {
         assert!(
-            chainrule::weights::load_from_bytes::<Tiny<f32>, 4, 3>(&WEIGHTS[..len]).is_err(),
+            chainrule::weights::load_from_bytes::<Tiny<f32>>(&WEIGHTS[..len]).is_err(),
             "{len} bytes loaded"
         );
     }
@@ -98,7 +98,7 @@ fn damaged_or_foreign_bytes_are_typed_errors() {
     let last = flipped.len() - 1;
     flipped[last] ^= 0x10;
     assert!(matches!(
-        chainrule::weights::load_from_bytes::<Tiny<f32>, 4, 3>(&flipped),
+        chainrule::weights::load_from_bytes::<Tiny<f32>>(&flipped),
         Err(ContentError::ChecksumMismatch { .. })
     ));
     // Another network's weights: refused by architecture.
@@ -112,7 +112,7 @@ fn damaged_or_foreign_bytes_are_typed_errors() {
         }
     }
     assert!(matches!(
-        chainrule::weights::load_from_bytes::<Other<f32>, 4, 3>(WEIGHTS),
+        chainrule::weights::load_from_bytes::<Other<f32>>(WEIGHTS),
         Err(ContentError::WrongArchitecture { .. })
     ));
 }
