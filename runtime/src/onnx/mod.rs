@@ -1,8 +1,10 @@
 //! ONNX export of a network's forward pass (feature `onnx`).
 //!
-//! [`to_bytes`], [`write`](write()) and [`save`] turn a network's computation
-//! ([`GraphSpec`]) and its parameters ([`Parameters`]) into a standard ONNX
-//! model that ONNX Runtime, Triton, onnxruntime-web and other ONNX tools load:
+//! [`export`]`(&net, "net.onnx")` writes a network declared with `network!`
+//! as a standard ONNX model that ONNX Runtime, Triton, onnxruntime-web and
+//! other ONNX tools load. Underneath, [`to_bytes`], [`write`](write()) and
+//! [`save`] take any computation ([`GraphSpec`], what [`Model::GRAPH`]
+//! gives) and parameters ([`Parameters`]):
 //!
 //! - opset [`OPSET_VERSION`] (17, the first with `LayerNormalization`), IR
 //!   version [`IR_VERSION`];
@@ -48,7 +50,7 @@
 //!     }
 //! }
 //!
-//! // The same computation as data (what `network!` will provide itself).
+//! // The same computation as data, written by hand (`Small::GRAPH` is it).
 //! const VALUES: &[ValueSpec] = &[
 //!     ValueSpec { name: "x", shape: &[4] },
 //!     ValueSpec { name: "z1", shape: &[8] },
@@ -71,8 +73,8 @@
 //!
 //! let net = Small::<f32>::new(7);
 //! let model: Vec<u8> = chainrule::onnx::to_bytes(&SMALL, &net)?;
-//! assert!(!model.is_empty());
-//! // chainrule::onnx::save(&SMALL, &net, "small.onnx")?;
+//! assert_eq!(model, chainrule::onnx::to_bytes(&Small::<f32>::GRAPH, &net)?);
+//! // chainrule::onnx::export(&net, "small.onnx")?; writes the same bytes.
 //!
 //! // A graph that does not fit the parameters is refused.
 //! let mut wrong = SMALL;
@@ -117,7 +119,7 @@ use std::path::Path;
 use prost::Message;
 
 use crate::graph::GraphSpec;
-use crate::Parameters;
+use crate::{Model, Parameters};
 
 /// The ONNX operator set the models use (17: `LayerNormalization`).
 pub const OPSET_VERSION: i64 = 17;
@@ -248,6 +250,34 @@ pub enum OnnxError {
     /// failed).
     #[error("cannot save the ONNX model: {0}")]
     File(#[source] crate::weights::WeightsError),
+}
+
+/// Saves the ONNX model of a network declared with `network!` to `path`:
+/// its forward pass ([`Model::GRAPH`]) with its parameters. The same as
+/// [`save`]`(&N::GRAPH, net, path)`.
+///
+/// ```no_run
+/// use chainrule::prelude::*;
+///
+/// network! {
+///     /// 4 → 16 → 3 classifier.
+///     pub struct Iris {
+///         hidden: Dense<4, 16> => relu,
+///         output: Dense<16, 3> => softmax,
+///         loss: cross_entropy,
+///     }
+/// }
+///
+/// let net = Iris::<f32>::new(1);
+/// // Input `x` [batch, 4], output `a2` [batch, 3] (the probabilities).
+/// chainrule::onnx::export(&net, "iris.onnx")?;
+/// # Ok::<(), chainrule::onnx::OnnxError>(())
+/// ```
+///
+/// # Errors
+/// As [`save`].
+pub fn export<N: Model>(net: &N, path: impl AsRef<Path>) -> Result<(), OnnxError> {
+    save(&N::GRAPH, net, path)
 }
 
 /// The ONNX model (protobuf bytes) of `graph`'s forward pass with the

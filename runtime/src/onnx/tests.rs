@@ -932,3 +932,23 @@ fn a_layer_norm_over_an_image_takes_flat_or_image_shaped_parameters() {
         refused(&bad, &params, |e| matches!(e, OnnxError::Setting { .. }));
     }
 }
+
+#[test]
+fn export_writes_the_model_of_the_networks_own_graph() {
+    use crate::test_nets::Mlp;
+    let net = <Mlp<f32, 3, 5, 2> as crate::Model>::init(4);
+    let dir = std::env::temp_dir().join(format!("chainrule-onnx-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("mlp.onnx");
+    export(&net, &path).unwrap();
+    let written = std::fs::read(&path).unwrap();
+    assert_eq!(
+        written,
+        to_bytes(&<Mlp<f32, 3, 5, 2> as crate::Model>::GRAPH, &net).unwrap()
+    );
+    let graph = decode(&written).graph.unwrap();
+    assert_eq!(graph.name.as_deref(), Some("Mlp"));
+    assert_eq!(dims(&graph.input[0]), [None, Some(3)]);
+    assert_eq!(dims(&graph.output[0]), [None, Some(2)]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
