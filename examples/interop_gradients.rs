@@ -10,7 +10,7 @@
 //!
 //! For each case NAME it writes three safetensors files:
 //! - `NAME.weights.safetensors`: the network's parameters, written by
-//!   [`chainrule::weights::save_parameters`] (PyTorch's names and layouts:
+//!   [`chainrule::weights::save`] (PyTorch's names and layouts:
 //!   dense `[out, in]`, convolution `[out_ch, in_ch, k, k]`, LayerNorm
 //!   `weight` / `bias`); every parameter is moved off its initial value, so
 //!   biases are not zero and LayerNorm's γ is not one;
@@ -452,7 +452,19 @@ where
         ));
     }
 
-    weights::save_parameters(&net, &[], dir.join(format!("{case}.weights.safetensors")))?;
+    let weights_file = dir.join(format!("{case}.weights.safetensors"));
+    weights::save(&net, &weights_file)?;
+    // The file reloads to the same parameters.
+    let mut reloaded = N::init(seed + 100);
+    weights::load_into(&mut reloaded, &weights_file)?;
+    let tensors = |params: &N| {
+        let mut all = Vec::new();
+        params.visit(&mut |_, values| all.push(values.to_vec()));
+        all
+    };
+    if tensors(&reloaded) != tensors(&net) {
+        return Err(format!("{case}: the weight file reloads to other parameters").into());
+    }
     weights::save_parameters(&grads, &[], dir.join(format!("{case}.grads.safetensors")))?;
     write_tensors(
         &dir.join(format!("{case}.data.safetensors")),
