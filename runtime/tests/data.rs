@@ -1084,3 +1084,17 @@ fn an_idx_file_of_zero_images_is_an_error() {
         other => panic!("expected Empty, got {other:?}"),
     }
 }
+
+#[test]
+fn a_shuffler_started_at_an_epoch_gives_that_epochs_order() {
+    let mut run = Shuffler::new(50, 4);
+    let orders: Vec<Vec<usize>> = (0..6).map(|_| run.shuffle().to_vec()).collect();
+    for (epoch, order) in orders.iter().enumerate() {
+        let mut resumed = Shuffler::at_epoch(50, 4, epoch as u64);
+        assert_eq!(resumed.next_epoch(), epoch as u64);
+        assert_eq!(resumed.shuffle(), order.as_slice(), "epoch {epoch}");
+        // The same order does not come back: epochs differ from each other.
+        assert!(orders.iter().filter(|o| *o == order).count() == 1);
+    }
+    assert_eq!(run.next_epoch(), 6);
+}

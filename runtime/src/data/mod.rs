@@ -352,7 +352,12 @@ pub enum Tail {
     Keep,
 }
 
-/// A seeded order of `0..rows`, reshuffled in place each epoch.
+/// A seeded order of `0..rows`, a new one each epoch.
+///
+/// The order of epoch `e` (from 0) depends on the seed and `e` only: it is
+/// the identity shuffled by a ChaCha8 generator seeded with `seed` on stream
+/// `e`. So a run resumed at epoch `e` ([`at_epoch`](Self::at_epoch)) sees
+/// exactly the orders an uninterrupted run would.
 ///
 /// ```
 /// use chainrule::data::Shuffler;
@@ -360,26 +365,46 @@ pub enum Tail {
 /// let mut b = Shuffler::new(10, 3);
 /// assert_eq!(a.order(), &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
 /// assert_eq!(a.shuffle(), b.shuffle()); // same seed, same order
+/// a.shuffle(); // epoch 1
+/// let third = a.shuffle().to_vec(); // epoch 2
+/// assert_eq!(Shuffler::at_epoch(10, 3, 2).shuffle(), third.as_slice());
 /// ```
 #[derive(Clone, Debug)]
 pub struct Shuffler {
     order: Vec<usize>,
-    rng: DataRng,
+    seed: u64,
+    epoch: u64,
 }
 
 impl Shuffler {
-    /// The identity order of `0..rows`, with a generator seeded by `seed`.
+    /// The identity order of `0..rows`; the first [`shuffle`](Self::shuffle)
+    /// gives the order of epoch 0 for `seed`.
     #[must_use]
     pub fn new(rows: usize, seed: u64) -> Self {
+        Self::at_epoch(rows, seed, 0)
+    }
+
+    /// Like [`new`](Self::new), but the next [`shuffle`](Self::shuffle)
+    /// gives the order of epoch `epoch` (from 0): for resuming a run.
+    #[must_use]
+    pub fn at_epoch(rows: usize, seed: u64, epoch: u64) -> Self {
         Self {
             order: (0..rows).collect(),
-            rng: DataRng::seed_from_u64(seed),
+            seed,
+            epoch,
         }
     }
 
-    /// Shuffles the order in place (no allocation) and returns it.
+    /// Makes the order of the next epoch in place (no allocation) and
+    /// returns it.
     pub fn shuffle(&mut self) -> &[usize] {
-        self.order.shuffle(&mut self.rng);
+        for (i, slot) in self.order.iter_mut().enumerate() {
+            *slot = i;
+        }
+        let mut rng = DataRng::seed_from_u64(self.seed);
+        rng.set_stream(self.epoch);
+        self.order.shuffle(&mut rng);
+        self.epoch += 1;
         &self.order
     }
 
@@ -387,6 +412,13 @@ impl Shuffler {
     #[must_use]
     pub fn order(&self) -> &[usize] {
         &self.order
+    }
+
+    /// The epoch (from 0) whose order the next [`shuffle`](Self::shuffle)
+    /// makes.
+    #[must_use]
+    pub fn next_epoch(&self) -> u64 {
+        self.epoch
     }
 }
 

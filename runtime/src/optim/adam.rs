@@ -1,6 +1,9 @@
 //! Adam and AdamW.
 
-use super::{common_builders, Common, Optimizer, TensorState};
+use super::{
+    common_builders, pow_u64, restore, state_of, Common, Optimizer, OptimizerState, StateMismatch,
+    TensorState,
+};
 use crate::{Model, Scalar};
 
 /// The state and the update shared by [`Adam`] and [`AdamW`].
@@ -35,9 +38,9 @@ impl<T: Scalar> AdamCore<T> {
         // implementation does: θ ← θ − (η / c₁) · m / (√v / √c₂ + ε), which
         // is η·m̂/(√v̂ + ε) with m̂ = m/c₁, v̂ = v/c₂ and never divides small
         // numbers by small numbers.
-        let t = (self.common.steps + 1) as f64;
-        let correction1 = 1.0 - self.beta1.powf(t);
-        let correction2 = 1.0 - self.beta2.powf(t);
+        let t = self.common.steps + 1;
+        let correction1 = 1.0 - pow_u64(self.beta1, t);
+        let correction2 = 1.0 - pow_u64(self.beta2, t);
         let step_size = T::from_f64(scalars.rate / correction1);
         let inv_sqrt_correction2 = T::from_f64(1.0 / correction2.sqrt());
         let grad_scale = T::from_f64(scalars.grad_scale);
@@ -140,6 +143,32 @@ macro_rules! core_common_builders {
 
 impl<T: Scalar> AdamCore<T> {
     common_builders!();
+
+    fn state(&self) -> OptimizerState<T> {
+        state_of(
+            &self.common,
+            &[
+                ("first_moment", &self.first_moment),
+                ("second_moment", &self.second_moment),
+            ],
+        )
+    }
+
+    fn set_state(
+        &mut self,
+        optimizer: &'static str,
+        state: OptimizerState<T>,
+    ) -> Result<(), StateMismatch> {
+        restore(
+            optimizer,
+            &mut self.common,
+            &mut [
+                ("first_moment", &mut self.first_moment),
+                ("second_moment", &mut self.second_moment),
+            ],
+            state,
+        )
+    }
 }
 
 impl<T: Scalar> Adam<T> {
@@ -178,6 +207,21 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
     fn steps(&self) -> u64 {
         self.core.common.steps
     }
+    fn name(&self) -> &'static str {
+        "adam"
+    }
+
+    fn set_learning_rate(&mut self, learning_rate: f64) {
+        self.core.common.learning_rate = learning_rate;
+    }
+
+    fn state(&self) -> OptimizerState<T> {
+        self.core.state()
+    }
+
+    fn set_state(&mut self, state: OptimizerState<T>) -> Result<(), StateMismatch> {
+        self.core.set_state("adam", state)
+    }
 }
 
 impl<T: Scalar> Optimizer<T> for AdamW<T> {
@@ -191,5 +235,20 @@ impl<T: Scalar> Optimizer<T> for AdamW<T> {
 
     fn steps(&self) -> u64 {
         self.core.common.steps
+    }
+    fn name(&self) -> &'static str {
+        "adamw"
+    }
+
+    fn set_learning_rate(&mut self, learning_rate: f64) {
+        self.core.common.learning_rate = learning_rate;
+    }
+
+    fn state(&self) -> OptimizerState<T> {
+        self.core.state()
+    }
+
+    fn set_state(&mut self, state: OptimizerState<T>) -> Result<(), StateMismatch> {
+        self.core.set_state("adamw", state)
     }
 }

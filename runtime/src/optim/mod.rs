@@ -64,6 +64,130 @@ pub trait Optimizer<T: Scalar> {
 
     /// The number of steps taken so far.
     fn steps(&self) -> u64;
+
+    /// The optimizer's kind, as saved with its state: `"sgd"`, `"adam"`,
+    /// `"adamw"` or `"rmsprop"`.
+    fn name(&self) -> &'static str;
+
+    /// Sets the base learning rate (the schedule then applies to it): for
+    /// an epoch hook that lowers the rate on a plateau.
+    fn set_learning_rate(&mut self, learning_rate: f64);
+
+    /// Everything the next steps depend on besides the settings: the base
+    /// learning rate, the step count (which fixes the schedule's position)
+    /// and the per-tensor buffers (moments, momentum). Restoring it with
+    /// [`set_state`](Optimizer::set_state) on an optimizer with the same
+    /// settings continues bit for bit.
+    fn state(&self) -> OptimizerState<T>;
+
+    /// Restores a [`state`](Optimizer::state). An error, changing nothing,
+    /// when its buffers are not this optimizer's (another kind, or momentum
+    /// on in one and off in the other) or do not all have the same number
+    /// of tensors.
+    fn set_state(&mut self, state: OptimizerState<T>) -> Result<(), StateMismatch>;
+}
+
+/// An optimizer's state between two steps (see [`Optimizer::state`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptimizerState<T> {
+    /// The base learning rate.
+    pub learning_rate: f64,
+    /// The steps taken.
+    pub steps: u64,
+    /// The per-tensor buffers, in a fixed order per optimizer.
+    pub buffers: Vec<StateBuffer<T>>,
+}
+
+/// One per-tensor state buffer of an optimizer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateBuffer<T> {
+    /// What it holds: `first_moment`, `second_moment` (Adam, AdamW),
+    /// `square_average` (RMSprop), `momentum` (SGD and RMSprop with
+    /// momentum).
+    pub name: String,
+    /// One vector per network tensor, indexed by
+    /// [`ParamInfo::index`](crate::ParamInfo), each as long as its tensor;
+    /// none before the first step.
+    pub tensors: Vec<Vec<T>>,
+}
+
+/// A state given to [`Optimizer::set_state`] that is not this optimizer's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the optimizer state holds buffers {found:?}, this {optimizer} optimizer has {expected:?} (all with the same number of tensors)")]
+pub struct StateMismatch {
+    /// The optimizer's kind.
+    pub optimizer: &'static str,
+    /// The buffers it has.
+    pub expected: Vec<String>,
+    /// The buffers given.
+    pub found: Vec<String>,
+}
+
+/// `base^exponent` by repeated squaring: plain multiplications, so the same
+/// bits on every platform (unlike `powi`/`powf`, whose precision Rust
+/// leaves to the platform): schedules and Adam's bias corrections resume bit
+/// for bit anywhere.
+#[must_use]
+pub(crate) fn pow_u64(base: f64, exponent: u64) -> f64 {
+    let (mut result, mut square, mut e) = (1.0f64, base, exponent);
+    while e > 0 {
+        if e & 1 == 1 {
+            result *= square;
+        }
+        e >>= 1;
+        if e > 0 {
+            square *= square;
+        }
+    }
+    result
+}
+
+/// The state of an optimizer made of `common` and these named buffers.
+fn state_of<T: Scalar>(common: &Common, buffers: &[(&str, &TensorState<T>)]) -> OptimizerState<T> {
+    OptimizerState {
+        learning_rate: common.learning_rate,
+        steps: common.steps,
+        buffers: buffers
+            .iter()
+            .map(|(name, state)| StateBuffer {
+                name: (*name).to_owned(),
+                tensors: state.tensors.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// Restores `state` into `common` and `buffers` (named as in `state_of`),
+/// checking the names and that every buffer has as many tensors as the first.
+fn restore<T: Scalar>(
+    optimizer: &'static str,
+    common: &mut Common,
+    buffers: &mut [(&str, &mut TensorState<T>)],
+    state: OptimizerState<T>,
+) -> Result<(), StateMismatch> {
+    let names_match = state.buffers.len() == buffers.len()
+        && state
+            .buffers
+            .iter()
+            .zip(buffers.iter())
+            .all(|(given, (name, _))| given.name == *name);
+    let counts_match = state
+        .buffers
+        .iter()
+        .all(|b| b.tensors.len() == state.buffers[0].tensors.len());
+    if !names_match || !counts_match {
+        return Err(StateMismatch {
+            optimizer,
+            expected: buffers.iter().map(|(n, _)| (*n).to_owned()).collect(),
+            found: state.buffers.into_iter().map(|b| b.name).collect(),
+        });
+    }
+    common.learning_rate = state.learning_rate;
+    common.steps = state.steps;
+    for ((_, slot), given) in buffers.iter_mut().zip(state.buffers) {
+        slot.tensors = given.tensors;
+    }
+    Ok(())
 }
 
 /// The settings every optimizer shares.

@@ -1,6 +1,9 @@
 //! RMSprop.
 
-use super::{common_builders, Common, Optimizer, TensorState};
+use super::{
+    common_builders, restore, state_of, Common, Optimizer, OptimizerState, StateMismatch,
+    TensorState,
+};
 use crate::{Model, Scalar};
 
 /// RMSprop (PyTorch's `torch.optim.RMSprop`, not centered):
@@ -103,5 +106,49 @@ impl<T: Scalar> Optimizer<T> for RmsProp<T> {
 
     fn steps(&self) -> u64 {
         self.common.steps
+    }
+
+    fn name(&self) -> &'static str {
+        "rmsprop"
+    }
+
+    fn set_learning_rate(&mut self, learning_rate: f64) {
+        self.common.learning_rate = learning_rate;
+    }
+
+    /// The buffer `square_average`, and `momentum` when the momentum is not 0.
+    fn state(&self) -> OptimizerState<T> {
+        if self.momentum != 0.0 {
+            state_of(
+                &self.common,
+                &[
+                    ("square_average", &self.square_average),
+                    ("momentum", &self.velocity),
+                ],
+            )
+        } else {
+            state_of(&self.common, &[("square_average", &self.square_average)])
+        }
+    }
+
+    fn set_state(&mut self, state: OptimizerState<T>) -> Result<(), StateMismatch> {
+        if self.momentum != 0.0 {
+            restore(
+                "rmsprop",
+                &mut self.common,
+                &mut [
+                    ("square_average", &mut self.square_average),
+                    ("momentum", &mut self.velocity),
+                ],
+                state,
+            )
+        } else {
+            restore(
+                "rmsprop",
+                &mut self.common,
+                &mut [("square_average", &mut self.square_average)],
+                state,
+            )
+        }
     }
 }

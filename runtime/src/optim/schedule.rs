@@ -74,7 +74,7 @@ impl Schedule {
             Schedule::Constant => base,
             Schedule::Step { every, gamma } => {
                 let decays = t / (*every).max(1);
-                base * gamma.powi(i32::try_from(decays).unwrap_or(i32::MAX))
+                base * super::pow_u64(*gamma, decays)
             }
             Schedule::Cosine { steps, min_rate } => {
                 if t >= *steps {

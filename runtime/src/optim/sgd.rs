@@ -1,6 +1,9 @@
 //! Stochastic gradient descent, with optional momentum and Nesterov momentum.
 
-use super::{common_builders, Common, Optimizer, TensorState};
+use super::{
+    common_builders, restore, state_of, Common, Optimizer, OptimizerState, StateMismatch,
+    TensorState,
+};
 use crate::{Model, Scalar};
 
 /// Stochastic gradient descent (PyTorch's `torch.optim.SGD` without
@@ -88,5 +91,35 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
 
     fn steps(&self) -> u64 {
         self.common.steps
+    }
+
+    fn name(&self) -> &'static str {
+        "sgd"
+    }
+
+    fn set_learning_rate(&mut self, learning_rate: f64) {
+        self.common.learning_rate = learning_rate;
+    }
+
+    /// The buffer `momentum` when the momentum is not 0; none otherwise.
+    fn state(&self) -> OptimizerState<T> {
+        if self.momentum != 0.0 {
+            state_of(&self.common, &[("momentum", &self.velocity)])
+        } else {
+            state_of(&self.common, &[])
+        }
+    }
+
+    fn set_state(&mut self, state: OptimizerState<T>) -> Result<(), StateMismatch> {
+        if self.momentum != 0.0 {
+            restore(
+                "sgd",
+                &mut self.common,
+                &mut [("momentum", &mut self.velocity)],
+                state,
+            )
+        } else {
+            restore("sgd", &mut self.common, &mut [], state)
+        }
     }
 }

@@ -319,3 +319,113 @@ fn state_is_made_afresh_for_another_network() {
     });
     assert_eq!(entries, 3 * 2 + 2 + 2 * 2 + 2);
 }
+
+#[test]
+fn pow_u64_is_plain_repeated_multiplication() {
+    assert_eq!(pow_u64(0.5, 0), 1.0);
+    assert_eq!(pow_u64(0.5, 3), 0.125);
+    assert_eq!(pow_u64(0.9, 2), 0.9 * 0.9);
+    assert_eq!(pow_u64(0.9, 3), 0.9 * (0.9 * 0.9));
+    // 0.999^1000 = e^(1000·ln 0.999) = 0.36769542477096373… (by hand, 20
+    // digits), within a few rounding errors of the multiplications.
+    assert!((pow_u64(0.999, 1000) - 0.367_695_424_770_963_7).abs() < 1e-13);
+    // Far past underflow: 0, not a NaN or a hang.
+    assert_eq!(pow_u64(0.5, u64::MAX), 0.0);
+    assert_eq!(pow_u64(1.0, u64::MAX), 1.0);
+}
+
+/// Steps `optimizer` twice, saves its state into a fresh copy of `make()`,
+/// and checks that both then take the same third step, bit for bit.
+fn state_continues<O: Optimizer<f64>>(make: impl Fn() -> O) {
+    let mut net = Net::zeros();
+    assign(&mut net, &THETA0);
+    let mut grads = MlpGradients::zeros();
+    let mut original = make();
+    assign(&mut grads, &G1);
+    original.step(&mut net, &grads);
+    original.set_learning_rate(0.25);
+    assign(&mut grads, &G2);
+    original.step(&mut net, &grads);
+    let state = original.state();
+    assert_eq!(state.steps, 2);
+    assert_eq!(state.learning_rate, 0.25);
+    let mut restored = make();
+    restored.set_state(state.clone()).unwrap();
+    assert_eq!(restored.state(), state);
+    assert_eq!(restored.learning_rate(), original.learning_rate());
+    let mut copy = net.clone();
+    assign(&mut grads, &G1);
+    original.step(&mut net, &grads);
+    restored.step(&mut copy, &grads);
+    let bits = |p: &Net| flat(p).iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&copy), bits(&net), "{}", original.name());
+}
+
+#[test]
+fn a_restored_state_continues_bit_for_bit() {
+    state_continues(|| Sgd::new(0.5));
+    state_continues(|| Sgd::new(0.5).momentum(0.5).nesterov(true));
+    // A step schedule: plain multiplications. (A cosine one continues bit
+    // for bit too, but Miri perturbs every `cos` it runs, so the two
+    // optimizers here would see different rates under Miri.)
+    state_continues(|| Adam::new(0.1).schedule(Schedule::step(1, 0.5)));
+    state_continues(|| AdamW::new(0.1));
+    state_continues(|| RmsProp::new(0.1));
+    state_continues(|| RmsProp::new(0.1).momentum(0.9));
+}
+
+#[test]
+fn state_buffers_are_named_for_what_they_hold() {
+    let names = |state: OptimizerState<f64>| -> Vec<String> {
+        state.buffers.into_iter().map(|b| b.name).collect()
+    };
+    assert!(names(Sgd::<f64>::new(0.1).state()).is_empty());
+    assert_eq!(
+        names(Sgd::<f64>::new(0.1).momentum(0.9).state()),
+        ["momentum"]
+    );
+    assert_eq!(
+        names(Adam::<f64>::new(0.1).state()),
+        ["first_moment", "second_moment"]
+    );
+    assert_eq!(
+        names(RmsProp::<f64>::new(0.1).momentum(0.9).state()),
+        ["square_average", "momentum"]
+    );
+    // Before the first step the buffers hold no tensors; after it, one per
+    // network tensor, as long as the tensor.
+    let (_, adam) = {
+        let mut adam = Adam::<f64>::new(0.1);
+        let mut net = Net::zeros();
+        let mut grads = MlpGradients::zeros();
+        assign(&mut grads, &G1);
+        adam.step(&mut net, &grads);
+        ((), adam)
+    };
+    let state = adam.state();
+    let lengths: Vec<usize> = state.buffers[0].tensors.iter().map(Vec::len).collect();
+    assert_eq!(lengths, [2, 1, 1, 1]);
+}
+
+#[test]
+fn a_state_of_another_optimizer_is_refused_and_changes_nothing() {
+    let sgd_state = Sgd::<f64>::new(0.1).momentum(0.9).state();
+    let mut adam = Adam::<f64>::new(0.1);
+    let before = adam.clone();
+    let err = adam.set_state(sgd_state.clone()).unwrap_err();
+    assert_eq!(err.optimizer, "adam");
+    assert_eq!(err.found, ["momentum"]);
+    assert_eq!(adam, before);
+    // Momentum on when saved, off now (and the other way round).
+    let mut plain = Sgd::<f64>::new(0.1);
+    assert!(plain.set_state(sgd_state).is_err());
+    let mut with_momentum = Sgd::<f64>::new(0.1).momentum(0.9);
+    assert!(with_momentum
+        .set_state(Sgd::<f64>::new(0.1).state())
+        .is_err());
+    // Buffers of different tensor counts.
+    let mut state = Adam::<f64>::new(0.1).state();
+    state.buffers[0].tensors = vec![vec![0.0; 2]];
+    assert!(adam.set_state(state).is_err());
+    assert!(err.to_string().contains("adam"), "{err}");
+}
