@@ -233,6 +233,21 @@ pub trait Network<const IN: usize, const OUT: usize>: Model {
         y: &Y,
         ws: &mut Self::Workspace<B>,
     ) -> Self::Scalar;
+    /// The loss over `B` rows and the network's outputs for them (as
+    /// [`forward_with`](Network::forward_with) gives them), from one forward
+    /// pass where the network can: what evaluation needs. The default runs
+    /// [`loss_with`](Network::loss_with) then `forward_with` (two passes);
+    /// a network whose loss leaves the outputs in its workspace overrides
+    /// it.
+    fn loss_and_output_with<'w, const B: usize, Y: Targets<Self::Scalar, B, OUT> + ?Sized>(
+        &self,
+        x: &Matrix<Self::Scalar, B, IN>,
+        y: &Y,
+        ws: &'w mut Self::Workspace<B>,
+    ) -> (Self::Scalar, &'w Matrix<Self::Scalar, B, OUT>) {
+        let loss = self.loss_with(x, y, ws);
+        (loss, self.forward_with(x, ws))
+    }
     /// Forward, loss and backward over `B` rows: returns the loss and
     /// overwrites `grads` with its gradient. Allocates nothing.
     fn backward<const B: usize, Y: Targets<Self::Scalar, B, OUT> + ?Sized>(

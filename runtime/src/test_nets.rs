@@ -13,6 +13,12 @@ use crate::{
     UpdateFn,
 };
 
+std::thread_local! {
+    /// How many forward passes `Mlp` ran on this thread (for tests that
+    /// count them).
+    pub static FORWARD_PASSES: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mlp<T: Scalar, const IN: usize, const H: usize, const OUT: usize> {
     pub hidden: Dense<T, IN, H>,
@@ -239,6 +245,7 @@ impl<T: Scalar, const IN: usize, const H: usize, const OUT: usize> Network<IN, O
         x: &Matrix<T, B, IN>,
         ws: &'w mut Self::Workspace<B>,
     ) -> &'w Matrix<T, B, OUT> {
+        FORWARD_PASSES.with(|c| c.set(c.get() + 1));
         self.hidden.forward_into(x, &mut ws.z1);
         activate_into::<Relu, _, B, H>(&ws.z1, &mut ws.a1);
         self.output.forward_into(&ws.a1, &mut ws.z2);
@@ -254,6 +261,17 @@ impl<T: Scalar, const IN: usize, const H: usize, const OUT: usize> Network<IN, O
     ) -> T {
         self.forward_with(x, ws);
         losses::softmax_cross_entropy(&ws.z2, y, &mut ws.a2, None)
+    }
+
+    /// One forward pass: the loss leaves the probabilities in `a2`.
+    fn loss_and_output_with<'w, const B: usize, Y: Targets<T, B, OUT> + ?Sized>(
+        &self,
+        x: &Matrix<T, B, IN>,
+        y: &Y,
+        ws: &'w mut Self::Workspace<B>,
+    ) -> (T, &'w Matrix<T, B, OUT>) {
+        let loss = self.loss_with(x, y, ws);
+        (loss, &ws.a2)
     }
 
     fn backward<const B: usize, Y: Targets<T, B, OUT> + ?Sized>(

@@ -42,9 +42,25 @@
 //! functions run the same checks on a byte slice and return a
 //! [`ContentError`] (a type with no file-system or I/O parts):
 //!
-//! ```ignore
-//! static WEIGHTS: &[u8] = include_bytes!("../iris.safetensors");
+//! ```no_run
+//! use chainrule::prelude::*;
+//! use chainrule::weights;
+//!
+//! network! {
+//!     pub struct Iris {
+//!         hidden: Dense<4, 16> => relu,
+//!         output: Dense<16, 3> => softmax,
+//!         loss: cross_entropy,
+//!     }
+//! }
+//!
+//! /// A file written by `weights::save`, built into the program.
+//! static WEIGHTS: &[u8] = include_bytes!("../tests/fixtures/mlp-3-4-2-f32.safetensors");
+//!
+//! # fn main() -> Result<(), weights::ContentError> {
 //! let net: Iris = weights::load_from_bytes(WEIGHTS)?;
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! In Python: `safetensors.numpy.load_file("iris.safetensors")["hidden.weight"]`
@@ -313,9 +329,14 @@ pub fn parameters_to_bytes<P: Parameters>(
 /// have): for weights built into the program with `include_bytes!`, or
 /// received over a network. Touches no file system.
 ///
-/// ```ignore
-/// static WEIGHTS: &[u8] = include_bytes!("../iris.safetensors");
+/// ```no_run
+/// # use chainrule::prelude::*;
+/// # network! { pub struct Iris { hidden: Dense<4, 16> => relu, output: Dense<16, 3> => softmax, loss: cross_entropy } }
+/// static WEIGHTS: &[u8] = include_bytes!("../tests/fixtures/mlp-3-4-2-f32.safetensors");
+/// # fn main() -> Result<(), chainrule::weights::ContentError> {
 /// let net: Iris = chainrule::weights::load_from_bytes(WEIGHTS)?;
+/// # Ok(())
+/// # }
 /// ```
 pub fn load_from_bytes<N: Model>(bytes: &[u8]) -> Result<N, ContentError> {
     let mut net = N::init(0);
@@ -497,6 +518,17 @@ impl TensorWriter {
         error.map_or(Ok(()), Err)
     }
 
+    /// Adds one tensor of `values` (no finiteness check: an optimizer's
+    /// moments or a history with NaN for "not measured" are kept as they are).
+    pub(crate) fn values<T: Scalar>(&mut self, name: &str, shape: &[usize], values: &[T]) {
+        let mut bytes = Vec::with_capacity(core::mem::size_of_val(values));
+        for &x in values {
+            push_le(x, &mut bytes);
+        }
+        self.tensors
+            .push((name.to_owned(), dtype_of::<T>(), shape.to_vec(), bytes));
+    }
+
     /// The file's bytes, with the checksum of the tensors in the metadata.
     pub(crate) fn finish(mut self) -> Result<Vec<u8>, ContentError> {
         let serialize_error = |message: String| ContentError::Serialize { message };
@@ -529,7 +561,7 @@ fn format_checksum(crc: u32) -> String {
 /// The largest header accepted for `params` with an architecture of
 /// `architecture_len` bytes: what its own tensor entries and metadata can
 /// take, written generously, plus [`HEADER_SLACK`].
-fn header_limit<P: Parameters + ?Sized>(params: &P, architecture_len: usize) -> u64 {
+pub(crate) fn header_limit<P: Parameters + ?Sized>(params: &P, architecture_len: usize) -> u64 {
     let mut entries = 0u64;
     params.visit(&mut |info, _| {
         // `"NAME":{"dtype":"F64","shape":[…],"data_offsets":[…,…]},`, each
@@ -670,6 +702,36 @@ impl<'a> TensorFile<'a> {
         let mut names = Vec::with_capacity(P::TENSORS);
         params.visit(&mut |info, _| names.push(format!("{prefix}{}", info.name)));
         names
+    }
+
+    /// The values of tensor `name`, which must have this dtype (`F32` or
+    /// `F64`) and shape; NaN and infinities are returned as they are.
+    pub(crate) fn values(
+        &self,
+        name: &str,
+        shape: &[usize],
+        dtype: Dtype,
+    ) -> Result<Vec<f64>, ContentError> {
+        let (found_dtype, found_shape, data) =
+            self.tensor(name)
+                .ok_or_else(|| ContentError::MissingTensor {
+                    name: name.to_owned(),
+                })?;
+        if found_dtype != dtype {
+            return Err(ContentError::WrongDtype {
+                name: name.to_owned(),
+                expected: dtype.to_string(),
+                found: found_dtype.to_string(),
+            });
+        }
+        if found_shape != shape {
+            return Err(ContentError::WrongShape {
+                name: name.to_owned(),
+                expected: shape.to_vec(),
+                found: found_shape.to_vec(),
+            });
+        }
+        Ok(read_values(data, dtype).collect())
     }
 
     /// An error naming the first tensor (in name order) not in `expected`.

@@ -27,11 +27,36 @@ pub struct EpochRecord {
     pub samples_per_second: f64,
 }
 
-/// The loss and accuracy history of a run, one [`EpochRecord`] per epoch.
+/// The loss and accuracy history of a run, one [`EpochRecord`] per epoch,
+/// and how it ended.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct History {
-    /// The epochs, in order.
+    /// The epochs, in order (of the whole run, when it was resumed).
     pub epochs: Vec<EpochRecord>,
+    /// Why the run ended.
+    pub stop: Stop,
+    /// With early stopping: the epoch with the best monitored figure (the
+    /// weights the network is given back with, unless
+    /// [`restore_best`](super::EarlyStopping::restore_best) is off).
+    pub best_epoch: Option<usize>,
+}
+
+/// Why a training run ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Stop {
+    /// Every epoch ran.
+    #[default]
+    Completed,
+    /// Early stopping ended it after this epoch.
+    EarlyStopping {
+        /// The last epoch run.
+        epoch: usize,
+    },
+    /// The epoch hook asked to stop after this epoch.
+    Hook {
+        /// The last epoch run.
+        epoch: usize,
+    },
 }
 
 impl History {
@@ -292,7 +317,11 @@ fn nice_ticks(low: f64, high: f64, target: usize) -> Vec<f64> {
     if !(raw.is_finite() && raw > 0.0) {
         return vec![low];
     }
-    let magnitude = 10f64.powf(raw.log10().floor());
+    // 10^k by multiplications (exact for the powers of ten a chart needs),
+    // not `powf`, whose last bits vary by platform (and under Miri).
+    let exponent = raw.log10().floor() as i32;
+    let power = (0..exponent.unsigned_abs()).fold(1.0f64, |p, _| p * 10.0);
+    let magnitude = if exponent >= 0 { power } else { 1.0 / power };
     let step = [1.0, 2.0, 5.0, 10.0]
         .into_iter()
         .map(|m| m * magnitude)
@@ -355,6 +384,7 @@ mod tests {
                 record(2, 0.5, 0.75),
                 record(3, 0.25, 0.9),
             ],
+            ..History::default()
         };
         let svg = history.svg("iris <4-16-3>");
         assert!(svg.starts_with("<svg"));

@@ -24,33 +24,49 @@
 //! }
 //! ```
 
+mod checkpoint;
 mod confusion;
 mod history;
+mod log;
 mod progress;
 
 use core::fmt;
+use std::path::PathBuf;
 use std::time::Instant;
 
 pub use confusion::ConfusionMatrix;
-pub use history::{EpochRecord, History};
+pub use history::{EpochRecord, History, Stop};
+pub use log::{LogFormat, LOG_COLUMNS};
 pub use progress::Progress;
 
 use crate::data::{DataError, Dataset, Shuffler};
 use crate::optim::Optimizer;
+use crate::weights::{self, WeightsError};
 use crate::{ClassLabels, Matrix, Network, Parameters, Scalar, PREDICT_BATCH};
+use checkpoint::{RunKey, RunProgress};
+use log::MetricsLog;
 use progress::Reporter;
 
 /// The settings of a training run; `B` is the batch size, a constant of the
 /// type so the workspaces are sized at compile time.
 ///
 /// ```
-/// use chainrule::train::{Progress, TrainConfig};
+/// use chainrule::train::{EarlyStopping, Monitor, Progress, TrainConfig};
 /// let config = TrainConfig::<32>::new(20).seed(7).progress(Progress::Lines);
 /// assert_eq!((config.epochs, config.seed), (20, 7));
 /// let same = TrainConfig::<32> { epochs: 20, seed: 7, progress: Progress::Lines, ..Default::default() };
 /// assert_eq!(config, same);
+///
+/// // Early stopping on the validation loss (patience 5), a checkpoint after
+/// // every epoch that a rerun resumes from, a metrics log to plot elsewhere.
+/// let config = TrainConfig::<32>::new(100)
+///     .early_stopping(EarlyStopping::new(Monitor::ValidationLoss, 5))
+///     .checkpoint("run.ckpt.safetensors")
+///     .resume(true)
+///     .metrics_log("metrics.csv");
+/// # let _ = config;
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TrainConfig<const B: usize> {
     /// The number of passes over the training set.
     pub epochs: usize,
@@ -61,6 +77,20 @@ pub struct TrainConfig<const B: usize> {
     /// Whether to measure the accuracy on the whole training set after each
     /// epoch (one more forward pass over it; off by default).
     pub train_accuracy: bool,
+    /// Stop when a figure stops improving, and keep the best weights.
+    pub early_stopping: Option<EarlyStopping>,
+    /// Where to write a checkpoint after every epoch (atomically): the
+    /// network, the optimizer's state, the history and the early-stopping
+    /// state, everything [`resume`](Self::resume) needs.
+    pub checkpoint: Option<PathBuf>,
+    /// Continue from the [`checkpoint`](Self::checkpoint) file when it
+    /// exists (a fresh run when it does not): the result is bit for bit
+    /// that of an uninterrupted run.
+    pub resume: bool,
+    /// Where to write the metrics of every epoch: JSON lines for a path
+    /// ending in `.jsonl`, `.ndjson` or `.json`, CSV otherwise (see
+    /// [`LogFormat`]). Rewritten from the start of the run on resume.
+    pub metrics_log: Option<PathBuf>,
 }
 
 impl<const B: usize> Default for TrainConfig<B> {
@@ -78,6 +108,10 @@ impl<const B: usize> TrainConfig<B> {
             seed: 0,
             progress: Progress::Auto,
             train_accuracy: false,
+            early_stopping: None,
+            checkpoint: None,
+            resume: false,
+            metrics_log: None,
         }
     }
 
@@ -101,6 +135,145 @@ impl<const B: usize> TrainConfig<B> {
         self.train_accuracy = yes;
         self
     }
+
+    /// Stops early as `early_stopping` says.
+    #[must_use]
+    pub fn early_stopping(mut self, early_stopping: EarlyStopping) -> Self {
+        self.early_stopping = Some(early_stopping);
+        self
+    }
+
+    /// Writes a checkpoint to `path` after every epoch.
+    #[must_use]
+    pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
+        self.checkpoint = Some(path.into());
+        self
+    }
+
+    /// Resumes from the checkpoint file when it exists.
+    #[must_use]
+    pub fn resume(mut self, yes: bool) -> Self {
+        self.resume = yes;
+        self
+    }
+
+    /// Writes the metrics of every epoch to `path` (CSV or JSON lines).
+    #[must_use]
+    pub fn metrics_log(mut self, path: impl Into<PathBuf>) -> Self {
+        self.metrics_log = Some(path.into());
+        self
+    }
+}
+
+/// The figure early stopping watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Monitor {
+    /// The validation loss (lower is better); needs a validation set.
+    ValidationLoss,
+    /// The validation accuracy (higher is better); needs a validation set.
+    ValidationAccuracy,
+    /// The training loss (lower is better).
+    TrainLoss,
+}
+
+impl Monitor {
+    /// The figure in an epoch's record.
+    #[must_use]
+    pub fn value(self, record: &EpochRecord) -> Option<f64> {
+        match self {
+            Monitor::ValidationLoss => record.validation_loss,
+            Monitor::ValidationAccuracy => record.validation_accuracy,
+            Monitor::TrainLoss => Some(record.train_loss),
+        }
+    }
+
+    /// Whether `value` improves on `best` by more than `min_delta`.
+    #[must_use]
+    pub fn improves(self, value: f64, best: f64, min_delta: f64) -> bool {
+        match self {
+            Monitor::ValidationAccuracy => value > best + min_delta,
+            Monitor::ValidationLoss | Monitor::TrainLoss => value < best - min_delta,
+        }
+    }
+
+    fn needs_validation(self) -> bool {
+        !matches!(self, Monitor::TrainLoss)
+    }
+}
+
+/// Early stopping (as Keras' `EarlyStopping`): after each epoch, the
+/// [`Monitor`]ed figure is compared with the best so far; training stops
+/// when it has not improved by more than `min_delta` for `patience`
+/// epochs, and the network is given back with the weights of its best
+/// epoch (unless `restore_best` is off). `best_weights` also saves them,
+/// atomically, each time they improve.
+///
+/// ```
+/// use chainrule::train::{EarlyStopping, Monitor};
+/// let stopping = EarlyStopping::new(Monitor::ValidationAccuracy, 8)
+///     .min_delta(1e-4)
+///     .best_weights("best.safetensors");
+/// assert!(stopping.restore_best);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct EarlyStopping {
+    /// The figure watched.
+    pub monitor: Monitor,
+    /// Training stops at the `patience`-th epoch in a row without
+    /// improvement (0 and 1: at the first).
+    pub patience: usize,
+    /// The smallest change that counts as an improvement (default 0).
+    pub min_delta: f64,
+    /// Give the network back with the best epoch's weights (default on).
+    pub restore_best: bool,
+    /// Where to save the best epoch's weights (a weight file, as
+    /// [`weights::save`] writes), each time they improve.
+    pub best_weights: Option<PathBuf>,
+}
+
+impl EarlyStopping {
+    /// Watch `monitor` with this patience; `min_delta` 0, best weights
+    /// restored, not saved.
+    #[must_use]
+    pub fn new(monitor: Monitor, patience: usize) -> Self {
+        Self {
+            monitor,
+            patience,
+            min_delta: 0.0,
+            restore_best: true,
+            best_weights: None,
+        }
+    }
+
+    /// Sets the smallest change that counts as an improvement.
+    #[must_use]
+    pub fn min_delta(mut self, min_delta: f64) -> Self {
+        self.min_delta = min_delta;
+        self
+    }
+
+    /// Whether to give the network back with the best epoch's weights.
+    #[must_use]
+    pub fn restore_best(mut self, yes: bool) -> Self {
+        self.restore_best = yes;
+        self
+    }
+
+    /// Saves the best epoch's weights to `path` each time they improve.
+    #[must_use]
+    pub fn best_weights(mut self, path: impl Into<PathBuf>) -> Self {
+        self.best_weights = Some(path.into());
+        self
+    }
+}
+
+/// What an epoch hook asks for (see [`train_with_hook`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Go on training.
+    Continue,
+    /// Stop after this epoch (the history's [`Stop::Hook`]).
+    Stop,
 }
 
 /// The parameters a network holds after [`train`] stopped on a NaN or an
@@ -155,6 +328,33 @@ pub enum TrainError {
     },
     /// A batch could not be read from the dataset.
     Data(DataError),
+    /// Early stopping watches a validation figure, and no validation set
+    /// was given.
+    NoValidationSet {
+        /// The figure watched.
+        monitor: Monitor,
+    },
+    /// A checkpoint or best-weights file could not be written or read.
+    Checkpoint(WeightsError),
+    /// The checkpoint to resume from was made by another run.
+    CheckpointMismatch {
+        /// The checkpoint.
+        path: PathBuf,
+        /// What differs (`seed`, `batch size`, `training rows`,
+        /// `optimizer`, ...).
+        what: &'static str,
+        /// Its value in the checkpoint.
+        checkpoint: String,
+        /// Its value in this run.
+        this_run: String,
+    },
+    /// The metrics log could not be written.
+    Log {
+        /// The log file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
 }
 
 impl fmt::Display for NetworkState {
@@ -208,6 +408,24 @@ impl fmt::Display for TrainError {
                  Try a smaller learning rate or gradient clipping"
             ),
             TrainError::Data(e) => write!(f, "reading a batch: {e}"),
+            TrainError::NoValidationSet { monitor } => write!(
+                f,
+                "early stopping watches {monitor:?}, which needs a validation set: use train_with_validation"
+            ),
+            TrainError::Checkpoint(e) => write!(f, "{e}"),
+            TrainError::CheckpointMismatch {
+                path,
+                what,
+                checkpoint,
+                this_run,
+            } => write!(
+                f,
+                "{}: the checkpoint is of another run: its {what} is {checkpoint}, this run's is {this_run}",
+                path.display()
+            ),
+            TrainError::Log { path, source } => {
+                write!(f, "{}: cannot write the metrics log: {source}", path.display())
+            }
         }
     }
 }
@@ -216,6 +434,8 @@ impl std::error::Error for TrainError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             TrainError::Data(e) => Some(e),
+            TrainError::Checkpoint(e) => Some(e),
+            TrainError::Log { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -237,6 +457,10 @@ impl From<DataError> for TrainError {
 /// naming the epoch and batch and what the network holds then (always finite
 /// parameters when there were any to begin with).
 ///
+/// Early stopping, checkpoints, resuming and the metrics log are set in the
+/// [`TrainConfig`]; [`train_with_hook`] adds a closure called after every
+/// epoch.
+///
 /// Allocates the workspaces once; a step allocates nothing (the progress
 /// bar's message is redrawn at most ten times a second).
 pub fn train<const B: usize, const IN: usize, const OUT: usize, N, O>(
@@ -249,7 +473,9 @@ where
     N: Network<IN, OUT>,
     O: Optimizer<N::Scalar>,
 {
-    run(net, optimizer, data, None, config)
+    run(net, optimizer, data, None, config, |_, _, _| {
+        Control::Continue
+    })
 }
 
 /// [`train`], measuring the loss and accuracy on `validation` after every
@@ -265,25 +491,86 @@ where
     N: Network<IN, OUT>,
     O: Optimizer<N::Scalar>,
 {
-    run(net, optimizer, data, Some(validation), config)
+    run(net, optimizer, data, Some(validation), config, |_, _, _| {
+        Control::Continue
+    })
 }
 
-fn run<const B: usize, const IN: usize, const OUT: usize, N, O>(
+/// [`train`] (with a validation set when one is given) calling `hook` after
+/// every epoch with the epoch's record, the network and the optimizer: for
+/// custom logging, a learning-rate rule of one's own
+/// ([`Optimizer::set_learning_rate`]) or a stopping rule
+/// ([`Control::Stop`]), without forking the loop.
+///
+/// The hook runs after the record is logged and early stopping has judged
+/// the epoch, before the checkpoint is written (so a rate it sets is in the
+/// checkpoint). A resumed run does not call it for the epochs already done.
+///
+/// ```
+/// use chainrule::data::Dataset;
+/// use chainrule::optim::{Optimizer, Sgd};
+/// use chainrule::train::{train_with_hook, Control, TrainConfig, TrainError};
+/// use chainrule::Network;
+///
+/// fn fit<N: Network<4, 3, Scalar = f32>>(
+///     net: &mut N,
+///     data: &Dataset<f32, 4, 3>,
+///     validation: &Dataset<f32, 4, 3>,
+/// ) -> Result<(), TrainError> {
+///     let config = TrainConfig::<8>::new(50);
+///     train_with_hook(net, &mut Sgd::new(0.1), data, Some(validation), &config, |record, _net, optimizer| {
+///         if record.epoch == 20 {
+///             optimizer.set_learning_rate(0.01); // a step of one's own
+///         }
+///         match record.validation_accuracy {
+///             Some(a) if a >= 0.99 => Control::Stop,
+///             _ => Control::Continue,
+///         }
+///     })?;
+///     Ok(())
+/// }
+/// ```
+pub fn train_with_hook<const B: usize, const IN: usize, const OUT: usize, N, O, H>(
     net: &mut N,
     optimizer: &mut O,
     data: &Dataset<N::Scalar, IN, OUT>,
     validation: Option<&Dataset<N::Scalar, IN, OUT>>,
     config: &TrainConfig<B>,
+    hook: H,
 ) -> Result<History, TrainError>
 where
     N: Network<IN, OUT>,
     O: Optimizer<N::Scalar>,
+    H: FnMut(&EpochRecord, &N, &mut O) -> Control,
+{
+    run(net, optimizer, data, validation, config, hook)
+}
+
+fn run<const B: usize, const IN: usize, const OUT: usize, N, O, H>(
+    net: &mut N,
+    optimizer: &mut O,
+    data: &Dataset<N::Scalar, IN, OUT>,
+    validation: Option<&Dataset<N::Scalar, IN, OUT>>,
+    config: &TrainConfig<B>,
+    mut hook: H,
+) -> Result<History, TrainError>
+where
+    N: Network<IN, OUT>,
+    O: Optimizer<N::Scalar>,
+    H: FnMut(&EpochRecord, &N, &mut O) -> Control,
 {
     if data.len() < B || B == 0 {
         return Err(TrainError::TooFewRows {
             rows: data.len(),
             batch: B,
         });
+    }
+    if let Some(stopping) = &config.early_stopping {
+        if stopping.monitor.needs_validation() && validation.is_none() {
+            return Err(TrainError::NoValidationSet {
+                monitor: stopping.monitor,
+            });
+        }
     }
     let mut snapshot = Snapshot::new(N::SCALARS);
     if let Some(tensor) = snapshot.take(net) {
@@ -293,6 +580,34 @@ where
             network: NetworkState::Unchanged,
         });
     }
+    let key = RunKey {
+        seed: config.seed,
+        batch: B,
+        rows: data.len(),
+    };
+    let mut progress = match &config.checkpoint {
+        Some(path) if config.resume && path.exists() => {
+            let progress = checkpoint::load(path, net, optimizer, &key, config.epochs)?;
+            // The checkpoint's network was finite when saved; take it as the
+            // fallback of its first epoch here.
+            snapshot.take(net);
+            progress
+        }
+        _ => RunProgress {
+            epoch: 0,
+            history: History::default(),
+            best: None,
+            wait: 0,
+        },
+    };
+    let mut log = match &config.metrics_log {
+        Some(path) => Some(MetricsLog::create(path, &progress.history.epochs)?),
+        None => None,
+    };
+    if progress.history.stop != Stop::Completed || progress.epoch >= config.epochs {
+        return Ok(finish(net, config, progress));
+    }
+
     let mut grads = net.new_gradients();
     let mut ws = net.new_workspace::<B>();
     let mut x = Matrix::<N::Scalar, B, IN>::zeros();
@@ -304,12 +619,11 @@ where
         })
     })?;
     let mut evaluator = Evaluator::<N, IN, OUT, B>::new(net);
-    let mut shuffler = Shuffler::new(data.len(), config.seed);
+    let mut shuffler = Shuffler::at_epoch(data.len(), config.seed, progress.epoch as u64);
     let mut reporter = Reporter::new(config.progress);
     let batches = data.len() / B;
-    let mut history = History::default();
 
-    for epoch in 1..=config.epochs {
+    for epoch in progress.epoch + 1..=config.epochs {
         reporter.start_epoch(epoch, config.epochs, batches);
         shuffler.shuffle();
         let started = Instant::now();
@@ -355,21 +669,99 @@ where
         let train_accuracy = config
             .train_accuracy
             .then(|| evaluator.run(net, data).accuracy);
-        let validation = validation.map(|v| evaluator.run(net, v));
+        let measured = validation.map(|v| evaluator.run(net, v));
         let record = EpochRecord {
             epoch,
             train_loss: loss_sum / batches as f64,
             train_accuracy,
-            validation_loss: validation.as_ref().map(|v| v.loss),
-            validation_accuracy: validation.as_ref().map(|v| v.accuracy),
+            validation_loss: measured.as_ref().map(|v| v.loss),
+            validation_accuracy: measured.as_ref().map(|v| v.accuracy),
             learning_rate,
             seconds,
             samples_per_second: (batches * B) as f64 / seconds.max(1e-9),
         };
+        progress.epoch = epoch;
+        progress.history.epochs.push(record.clone());
+        if let Some(log) = &mut log {
+            log.append(&record)?;
+        }
+        if let Some(stopping) = &config.early_stopping {
+            if judge(stopping, &record, net, &mut progress)? {
+                progress.history.stop = Stop::EarlyStopping { epoch };
+            }
+        }
+        if hook(&record, net, optimizer) == Control::Stop
+            && progress.history.stop == Stop::Completed
+        {
+            progress.history.stop = Stop::Hook { epoch };
+        }
+        if let Some(path) = &config.checkpoint {
+            checkpoint::save(path, net, optimizer, &progress, &key)?;
+        }
         reporter.end_epoch(&record, config.epochs);
-        history.epochs.push(record);
+        if progress.history.stop != Stop::Completed {
+            break;
+        }
     }
-    Ok(history)
+    Ok(finish(net, config, progress))
+}
+
+/// Early stopping's judgement of an epoch: records (and saves) the weights
+/// when the figure improved; true when training should stop.
+fn judge<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
+    stopping: &EarlyStopping,
+    record: &EpochRecord,
+    net: &N,
+    progress: &mut RunProgress<N::Scalar>,
+) -> Result<bool, TrainError> {
+    let Some(value) = stopping.monitor.value(record) else {
+        return Ok(false);
+    };
+    let improved = match &progress.best {
+        None => true,
+        Some((_, best, _)) => stopping.monitor.improves(value, *best, stopping.min_delta),
+    };
+    if improved {
+        // The buffer is allocated at the first improvement and reused.
+        let mut values = match progress.best.take() {
+            Some((_, _, mut values)) => {
+                values.clear();
+                values
+            }
+            None => Vec::with_capacity(N::SCALARS),
+        };
+        net.visit(&mut |_, entries| values.extend_from_slice(entries));
+        progress.best = Some((record.epoch, value, values));
+        progress.history.best_epoch = Some(record.epoch);
+        progress.wait = 0;
+        if let Some(path) = &stopping.best_weights {
+            weights::save(net, path).map_err(TrainError::Checkpoint)?;
+        }
+        Ok(false)
+    } else {
+        progress.wait += 1;
+        Ok(progress.wait >= stopping.patience)
+    }
+}
+
+/// The end of a run: the best weights put back when early stopping says so.
+fn finish<N: Network<IN, OUT>, const B: usize, const IN: usize, const OUT: usize>(
+    net: &mut N,
+    config: &TrainConfig<B>,
+    progress: RunProgress<N::Scalar>,
+) -> History {
+    let restore = config
+        .early_stopping
+        .as_ref()
+        .is_some_and(|s| s.restore_best);
+    if let (true, Some((_, _, values))) = (restore, &progress.best) {
+        let mut offset = 0;
+        net.visit_mut(&mut |_, entries| {
+            entries.copy_from_slice(&values[offset..offset + entries.len()]);
+            offset += entries.len();
+        });
+    }
+    progress.history
 }
 
 /// A copy of a network's parameters, to fall back on when an update makes
@@ -443,8 +835,9 @@ pub struct Evaluation<const K: usize> {
 /// Evaluates `net` on every row of `data` (batches of
 /// [`PREDICT_BATCH`], then the remaining rows one at a time): loss, accuracy
 /// and confusion matrix. The predicted class of a row is its largest output
-/// (the first one on a tie; a NaN output is never the largest). Runs the
-/// forward pass twice per batch, once for the loss and once for the outputs.
+/// (the first one on a tie; a NaN output is never the largest). The loss and
+/// the outputs of a batch come from one
+/// [`loss_and_output_with`](Network::loss_and_output_with).
 pub fn evaluate<const IN: usize, const OUT: usize, N: Network<IN, OUT>>(
     net: &N,
     data: &Dataset<N::Scalar, IN, OUT>,
@@ -501,13 +894,13 @@ impl<N: Network<IN, OUT>, const IN: usize, const OUT: usize, const B: usize>
             for (dst, src) in self.x.rows_mut().zip(rows) {
                 dst.copy_from_slice(src);
             }
+            // The labels were checked when the dataset was made.
             if let Ok(y) = ClassLabels::<B, OUT>::from_slice(row_labels) {
-                loss_sum += net.loss_with(&self.x, &y, &mut self.ws).to_f64() * B as f64;
-            }
-            // The workspace is opaque: the outputs need their own forward pass.
-            let outputs = net.forward_with(&self.x, &mut self.ws);
-            for (output, &label) in outputs.rows().zip(row_labels) {
-                confusion.record(label, argmax(output));
+                let (loss, outputs) = net.loss_and_output_with(&self.x, &y, &mut self.ws);
+                loss_sum += loss.to_f64() * B as f64;
+                for (output, &label) in outputs.rows().zip(row_labels) {
+                    confusion.record(label, argmax(output));
+                }
             }
         }
         for (row, &label) in feature_chunks
@@ -517,10 +910,10 @@ impl<N: Network<IN, OUT>, const IN: usize, const OUT: usize, const B: usize>
         {
             self.x1.row_mut(0).copy_from_slice(row);
             if let Ok(y) = ClassLabels::<1, OUT>::new([label]) {
-                loss_sum += net.loss_with(&self.x1, &y, &mut self.ws1).to_f64();
+                let (loss, output) = net.loss_and_output_with(&self.x1, &y, &mut self.ws1);
+                loss_sum += loss.to_f64();
+                confusion.record(label, argmax(output.row(0)));
             }
-            let output = net.forward_with(&self.x1, &mut self.ws1);
-            confusion.record(label, argmax(output.row(0)));
         }
         let rows = data.len().max(1) as f64;
         Evaluation {

@@ -32,9 +32,8 @@ pub(super) enum Reporter {
     Bar {
         bar: Option<indicatif::ProgressBar>,
         last_message: Instant,
-        /// The accuracy measured after the previous epoch (held-out, else
-        /// training), shown while the next one runs.
-        last_accuracy: Option<f64>,
+        /// Draw the bar (off in tests, which read its message).
+        visible: bool,
     },
 }
 
@@ -62,20 +61,26 @@ impl Reporter {
         Reporter::Bar {
             bar: None,
             last_message: Instant::now(),
-            last_accuracy: None,
+            visible: true,
         }
     }
 
     pub(super) fn start_epoch(&mut self, epoch: usize, epochs: usize, batches: usize) {
         let _ = (epoch, epochs, batches);
         #[cfg(feature = "progress")]
-        if let Reporter::Bar { bar, .. } = self {
+        if let Reporter::Bar { bar, visible, .. } = self {
             let style = indicatif::ProgressStyle::with_template(
                 "{prefix:>13} [{bar:25}] {pos:>5}/{len:5} {wide_msg}",
             )
             .map(|s| s.progress_chars("=> "))
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-            let new_bar = indicatif::ProgressBar::new(batches as u64)
+            let new_bar = if *visible {
+                indicatif::ProgressBar::new(batches as u64)
+            } else {
+                indicatif::ProgressBar::hidden()
+            };
+            new_bar.set_length(batches as u64);
+            let new_bar = new_bar
                 .with_style(style)
                 .with_prefix(format!("epoch {epoch}/{epochs}"));
             *bar = Some(new_bar);
@@ -89,21 +94,16 @@ impl Reporter {
         if let Reporter::Bar {
             bar: Some(bar),
             last_message,
-            last_accuracy,
+            ..
         } = self
         {
             bar.set_position(done as u64);
             if last_message.elapsed() >= REFRESH || bar.length() == Some(done as u64) {
                 *last_message = Instant::now();
                 let rate = rows as f64 / started.elapsed().as_secs_f64().max(1e-9);
-                let accuracy = match last_accuracy {
-                    Some(a) => format!("  accuracy {a:.4} (last epoch)"),
-                    None => String::new(),
-                };
-                bar.set_message(format!(
-                    "loss {running_loss:.4}{accuracy}  {}",
-                    per_second(rate)
-                ));
+                // Only figures of this epoch: the accuracies are measured
+                // after it, and shown in its closing line.
+                bar.set_message(format!("loss {running_loss:.4}  {}", per_second(rate)));
             }
         }
     }
@@ -115,13 +115,10 @@ impl Reporter {
             // The bar gives way to the same plain line, which may wrap on a
             // narrow terminal without confusing the bar's redrawing.
             #[cfg(feature = "progress")]
-            Reporter::Bar {
-                bar, last_accuracy, ..
-            } => {
+            Reporter::Bar { bar, .. } => {
                 if let Some(bar) = bar.take() {
                     bar.finish_and_clear();
                 }
-                *last_accuracy = record.validation_accuracy.or(record.train_accuracy);
             }
         }
         let mut err = std::io::stderr().lock();
@@ -178,6 +175,42 @@ fn per_second(rate: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// While an epoch runs, the bar shows that epoch's figures only: the
+    /// previous epoch's accuracy used to be shown as if current.
+    #[cfg(feature = "progress")]
+    #[test]
+    fn the_bar_shows_no_figure_of_the_previous_epoch() {
+        let mut reporter = Reporter::Bar {
+            bar: None,
+            last_message: Instant::now(),
+            visible: false,
+        };
+        let record = EpochRecord {
+            epoch: 1,
+            train_loss: 0.5,
+            train_accuracy: Some(0.875),
+            validation_loss: Some(0.25),
+            validation_accuracy: Some(0.9375),
+            learning_rate: 0.1,
+            seconds: 1.0,
+            samples_per_second: 100.0,
+        };
+        reporter.start_epoch(1, 2, 4);
+        reporter.batch(4, 0.5, Instant::now(), 16);
+        reporter.end_epoch(&record, 2);
+        reporter.start_epoch(2, 2, 4);
+        reporter.batch(4, 0.375, Instant::now(), 16);
+        let Reporter::Bar { bar: Some(bar), .. } = &reporter else {
+            panic!("a bar during the epoch");
+        };
+        let message = bar.message();
+        assert!(message.starts_with("loss 0.3750  "), "{message}");
+        assert!(
+            !message.contains("accuracy") && !message.contains("0.9375"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn summary_names_every_measured_figure() {
