@@ -10,7 +10,7 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use chainrule::train::History;
+use chainrule::train::{History, Stop};
 use chainrule::{weights, Network, Scalar};
 
 /// Runs an example's body; prints an error with its message (not its
@@ -120,6 +120,23 @@ pub fn save_and_reload<N: Network<IN, OUT>, const IN: usize, const OUT: usize>(
         rows.len()
     );
     Ok(reloaded)
+}
+
+/// Prints how training ended: every epoch run, or early stopping's last
+/// and best epochs.
+pub fn print_stop(history: &History) {
+    match (history.stop, history.best_epoch) {
+        (Stop::EarlyStopping { epoch }, Some(best)) => println!(
+            "early stopping: no better validation loss for {} epochs after epoch {best}; stopped after epoch {epoch}, weights of epoch {best} kept",
+            epoch - best
+        ),
+        (Stop::Hook { epoch }, _) => println!("stopped by the epoch hook after epoch {epoch}"),
+        (_, Some(best)) => println!(
+            "trained all {} epochs; weights of the best epoch ({best}) kept",
+            history.epochs.len()
+        ),
+        _ => println!("trained all {} epochs", history.epochs.len()),
+    }
 }
 
 /// Prints the line CI reads: `test accuracy: 0.9812`.
