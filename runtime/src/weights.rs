@@ -520,6 +520,7 @@ impl TensorWriter {
 
     /// Adds one tensor of `values` (no finiteness check: an optimizer's
     /// moments or a history with NaN for "not measured" are kept as they are).
+    #[cfg(feature = "std")]
     pub(crate) fn values<T: Scalar>(&mut self, name: &str, shape: &[usize], values: &[T]) {
         let mut bytes = Vec::with_capacity(core::mem::size_of_val(values));
         for &x in values {
@@ -706,6 +707,7 @@ impl<'a> TensorFile<'a> {
 
     /// The values of tensor `name`, which must have this dtype (`F32` or
     /// `F64`) and shape; NaN and infinities are returned as they are.
+    #[cfg(feature = "std")]
     pub(crate) fn values(
         &self,
         name: &str,
