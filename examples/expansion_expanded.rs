@@ -1815,7 +1815,7 @@ impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
             z1_dpatches,
             ..
         } = ws;
-        /// z1 = conv2d(x, `conv`): per image, P = the 3×3 windows of x (stride 1, padding 1) unfolded, z1 = W·Pᵀ + b   [B×4·8·8] = [4×9]·[64×9]ᵀ
+        /// z1 = conv2d(x, `conv`): per image, P = the 3×3 windows of x (stride 1, padding 1) unfolded into columns, z1 = W·P + b   [4×64] = [4×9]·[9×64]
         ::chainrule::__private::Conv2dGeometry::<1, 8, 8, 3, 1, 1>::forward(
             x,
             &self.conv.weight,
@@ -1995,7 +1995,7 @@ impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
             B,
             _,
         >(dl_da1, z1, a1, dl_dz1);
-        /// rule 5 on the unfolded patches: dl_dconv.weight = Σ_images dl_dz1·P   [4×9] = Σ [4×positions]·[positions×9]; bias: dl_dconv.bias = the sums of dl_dz1 over images and positions
+        /// rule 5 on the unfolded patches: dl_dconv.weight = Σ_images dl_dz1·Pᵀ   [4×9] = Σ [4×positions]·[positions×9]; bias: dl_dconv.bias = the sums of dl_dz1 over images and positions
         ::chainrule::__private::Conv2dGeometry::<1, 8, 8, 3, 1, 1>::param_grads(
             dl_dz1,
             z1_patches,
@@ -2004,7 +2004,7 @@ impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
             false,
         );
         if INPUT_GRADS {
-            /// rule 6 on the unfolded patches: dl_dP = dl_dz1ᵀ·W   [positions×9] = [positions×4]·[4×9], per image, folded back onto dl_dx (col2im: each entry gets the sum over the windows that read it)
+            /// rule 6 on the unfolded patches: dl_dP = Wᵀ·dl_dz1   [9×positions] = [9×4]·[4×positions], per image, folded back onto dl_dx (col2im: each entry gets the sum over the windows that read it)
             ::chainrule::__private::Conv2dGeometry::<1, 8, 8, 3, 1, 1>::input_grad(
                 dl_dz1,
                 &self.conv.weight,

@@ -11,13 +11,13 @@
 //! time) that the matrices they are given fit it.
 //!
 //! A convolution is a matrix product on the unfolded patches (im2col): for
-//! each image, `P` is the `positions × (C·K·K)` matrix whose row `p` holds
-//! the input window of output position `p` (zeros where the window covers
-//! the padding), and the output is `Y = W·Pᵀ` (`out_ch × positions`, which
-//! is NCHW). So the backward pass is rules 5 and 6 applied to `P`:
-//! `∂l/∂W = Σ_images ∂l/∂Y·P` and `∂l/∂P = (∂l/∂Y)ᵀ·W`, folded back onto
-//! the image (col2im: each input entry receives the sum over the windows
-//! that read it).
+//! each image, `P` is the `(C·K·K) × positions` matrix whose column `p`
+//! holds the input window of output position `p` (zeros where the window
+//! covers the padding), and the output is `Y = W·P` (`out_ch × positions`,
+//! which is NCHW). So the backward pass is rules 5 and 6 applied to `P`:
+//! `∂l/∂W = Σ_images ∂l/∂Y·Pᵀ` and `∂l/∂P = Wᵀ·∂l/∂Y`, folded back onto the
+//! image (col2im: each input entry receives the sum over the windows that
+//! read it).
 //!
 //! ```
 //! use chainrule::conv::Conv2dGeometry;
@@ -85,17 +85,92 @@ impl<
         );
     }
 
-    /// Unfolds image `x` (`C·H·W` entries) into `patches` (`positions ×
-    /// C·K·K`, row-major): row `p` is the window of output position `p`,
-    /// entries in (channel, row, column) order, zero on the padding.
+    /// Unfolds image `x` (`C·H·W` entries) into `patches`, stored
+    /// transposed: `C·K·K × positions`, row `(c, kh, kw)` holding, for every
+    /// output position, the input entry that kernel entry meets there (zero
+    /// on the padding). For stride 1 each output row of a patch row is one
+    /// shifted run of an input row, copied as a slice.
     fn unfold<T: Scalar>(x: &[T], patches: &mut [T]) {
-        unfold_into(x, patches, (C, H, W, K, S, P), Self::OUT_WIDTH);
+        let (out_h, out_w, positions) = (Self::OUT_HEIGHT, Self::OUT_WIDTH, Self::POSITIONS);
+        let mut rows = patches.chunks_exact_mut(positions);
+        for c in 0..C {
+            let plane = &x[c * H * W..(c + 1) * H * W];
+            for kh in 0..K {
+                for kw in 0..K {
+                    let Some(row) = rows.next() else { return };
+                    for (oh, out) in row.chunks_exact_mut(out_w).take(out_h).enumerate() {
+                        // The input row this output row reads, if inside.
+                        let Some(r) = (oh * S + kh).checked_sub(P).filter(|&r| r < H) else {
+                            out.fill(T::ZERO);
+                            continue;
+                        };
+                        let src = &plane[r * W..(r + 1) * W];
+                        if S == 1 {
+                            // Output column ow reads input column ow + kw − P.
+                            let first = P.saturating_sub(kw).min(out_w);
+                            let last = (W + P).saturating_sub(kw).clamp(first, out_w);
+                            out[..first].fill(T::ZERO);
+                            out[last..].fill(T::ZERO);
+                            let from = first + kw - P;
+                            out[first..last].copy_from_slice(&src[from..from + (last - first)]);
+                        } else {
+                            for (ow, e) in out.iter_mut().enumerate() {
+                                *e = match (ow * S + kw).checked_sub(P).filter(|&q| q < W) {
+                                    Some(q) => src[q],
+                                    None => T::ZERO,
+                                };
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
-    /// `y = W·Pᵀ + b` for every image of the batch: `x` (`B × C·H·W`),
-    /// `weight` (`out_ch × C·K·K`, PyTorch's `[out, in, k, k]` flattened),
-    /// `bias` (one per output channel), `patches` (`B × positions·C·K·K`,
-    /// kept for the backward pass), `y` (`B × out_ch·positions`).
+    /// col2im for one image: adds each entry of the transposed patches'
+    /// gradient (`C·K·K × positions`) to the input entry it was read from
+    /// (padding entries are dropped).
+    fn fold<T: Scalar>(patches: &[T], dx: &mut [T]) {
+        let (out_h, out_w, positions) = (Self::OUT_HEIGHT, Self::OUT_WIDTH, Self::POSITIONS);
+        let mut rows = patches.chunks_exact(positions);
+        for c in 0..C {
+            let plane = &mut dx[c * H * W..(c + 1) * H * W];
+            for kh in 0..K {
+                for kw in 0..K {
+                    let Some(row) = rows.next() else { return };
+                    for (oh, g) in row.chunks_exact(out_w).take(out_h).enumerate() {
+                        let Some(r) = (oh * S + kh).checked_sub(P).filter(|&r| r < H) else {
+                            continue;
+                        };
+                        let dst = &mut plane[r * W..(r + 1) * W];
+                        if S == 1 {
+                            let first = P.saturating_sub(kw).min(out_w);
+                            let last = (W + P).saturating_sub(kw).clamp(first, out_w);
+                            let from = first + kw - P;
+                            for (d, &v) in dst[from..from + (last - first)]
+                                .iter_mut()
+                                .zip(&g[first..last])
+                            {
+                                *d += v;
+                            }
+                        } else {
+                            for (ow, &v) in g.iter().enumerate() {
+                                if let Some(q) = (ow * S + kw).checked_sub(P).filter(|&q| q < W) {
+                                    dst[q] += v;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `y = W·P + b` for every image of the batch (`P` the transposed
+    /// patches): `x` (`B × C·H·W`), `weight` (`out_ch × C·K·K`, PyTorch's
+    /// `[out, in, k, k]` flattened), `bias` (one per output channel),
+    /// `patches` (`B × C·K·K·positions`, kept for the backward pass), `y`
+    /// (`B × out_ch·positions`).
     pub fn forward<
         T: Scalar,
         const B: usize,
@@ -116,7 +191,7 @@ impl<
         let positions = Self::POSITIONS;
         for ((x_row, p_row), y_row) in x.rows().zip(patches.rows_mut()).zip(y.rows_mut()) {
             Self::unfold(x_row, p_row);
-            // Y (OC × positions) = W (OC × KK) · Pᵀ (KK × positions)
+            // Y (OC × positions) = W (OC × KK) · P (KK × positions)
             T::gemm(
                 OC,
                 positions,
@@ -124,7 +199,7 @@ impl<
                 weight.as_slice(),
                 false,
                 p_row,
-                true,
+                false,
                 y_row,
                 false,
             );
@@ -138,7 +213,7 @@ impl<
         }
     }
 
-    /// Rule 5 on the patches: `∂l/∂W = Σ_images ∂l/∂Y·P` (`out_ch × C·K·K`)
+    /// Rule 5 on the patches: `∂l/∂W = Σ_images ∂l/∂Y·Pᵀ` (`out_ch × C·K·K`)
     /// and `∂l/∂b = Σ_images, positions ∂l/∂Y`, written or (`accumulate`)
     /// added.
     pub fn param_grads<
@@ -158,7 +233,7 @@ impl<
         const { Self::check(C * H * W, OUT, PATCHES, OC) };
         let positions = Self::POSITIONS;
         for (i, (d_row, p_row)) in dl_dy.rows().zip(patches.rows()).enumerate() {
-            // ∂l/∂W (OC × KK) += ∂l/∂Y (OC × positions) · P (positions × KK)
+            // ∂l/∂W (OC × KK) += ∂l/∂Y (OC × positions) · Pᵀ (positions × KK)
             T::gemm(
                 OC,
                 KK,
@@ -166,7 +241,7 @@ impl<
                 d_row,
                 false,
                 p_row,
-                false,
+                true,
                 dl_dw.as_mut_slice(),
                 accumulate || i > 0,
             );
@@ -187,10 +262,10 @@ impl<
         }
     }
 
-    /// Rule 6 on the patches, then folded back: `∂l/∂P = (∂l/∂Y)ᵀ·W`
-    /// (`positions × C·K·K`, one image at a time in `scratch`), each entry
-    /// added to the input entry its window read (col2im); `∂l/∂X` written or
-    /// (`accumulate`) added.
+    /// Rule 6 on the patches, then folded back: `∂l/∂P = Wᵀ·∂l/∂Y`
+    /// (`C·K·K × positions`, one image at a time in `scratch`), each entry
+    /// added to the input entry it was read from (col2im); `∂l/∂X` written
+    /// or (`accumulate`) added.
     pub fn input_grad<
         T: Scalar,
         const B: usize,
@@ -209,14 +284,14 @@ impl<
         const { Self::check(IN, OUT, SCRATCH, OC) };
         let positions = Self::POSITIONS;
         for (d_row, dx_row) in dl_dy.rows().zip(dl_dx.rows_mut()) {
-            // ∂l/∂P (positions × KK) = ∂l/∂Yᵀ (positions × OC) · W (OC × KK)
+            // ∂l/∂P (KK × positions) = Wᵀ (KK × OC) · ∂l/∂Y (OC × positions)
             T::gemm(
-                positions,
                 KK,
+                positions,
                 OC,
-                d_row,
-                true,
                 weight.as_slice(),
+                true,
+                d_row,
                 false,
                 scratch.as_mut_slice(),
                 false,
@@ -224,62 +299,7 @@ impl<
             if !accumulate {
                 dx_row.fill(T::ZERO);
             }
-            fold_into(
-                scratch.as_slice(),
-                dx_row,
-                (C, H, W, K, S, P),
-                Self::OUT_WIDTH,
-            );
-        }
-    }
-}
-
-/// `(channels, height, width, kernel, stride, padding)`.
-type Dims = (usize, usize, usize, usize, usize, usize);
-
-/// im2col for one image (see [`Conv2dGeometry`]).
-fn unfold_into<T: Scalar>(x: &[T], patches: &mut [T], (c, h, w, k, s, p): Dims, out_w: usize) {
-    let patch = c * k * k;
-    for (position, row) in patches.chunks_exact_mut(patch).enumerate() {
-        let (oh, ow) = (position / out_w, position % out_w);
-        let mut entries = row.iter_mut();
-        for channel in 0..c {
-            let plane = &x[channel * h * w..(channel + 1) * h * w];
-            for kh in 0..k {
-                // Row of the padded image, then of the image (if inside).
-                let r = (oh * s + kh).checked_sub(p).filter(|&r| r < h);
-                for kw in 0..k {
-                    let col = (ow * s + kw).checked_sub(p).filter(|&q| q < w);
-                    if let Some(e) = entries.next() {
-                        *e = match (r, col) {
-                            (Some(r), Some(q)) => plane[r * w + q],
-                            _ => T::ZERO,
-                        };
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// col2im for one image: adds each entry of `patches` to the input entry
-/// its window read (padding entries are dropped).
-fn fold_into<T: Scalar>(patches: &[T], dx: &mut [T], (c, h, w, k, s, p): Dims, out_w: usize) {
-    let patch = c * k * k;
-    for (position, row) in patches.chunks_exact(patch).enumerate() {
-        let (oh, ow) = (position / out_w, position % out_w);
-        let mut entries = row.iter();
-        for channel in 0..c {
-            let plane = &mut dx[channel * h * w..(channel + 1) * h * w];
-            for kh in 0..k {
-                let r = (oh * s + kh).checked_sub(p).filter(|&r| r < h);
-                for kw in 0..k {
-                    let col = (ow * s + kw).checked_sub(p).filter(|&q| q < w);
-                    if let (Some(&g), Some(r), Some(q)) = (entries.next(), r, col) {
-                        plane[r * w + q] += g;
-                    }
-                }
-            }
+            Self::fold(scratch.as_slice(), dx_row);
         }
     }
 }

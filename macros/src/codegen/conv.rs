@@ -109,16 +109,15 @@ pub(super) fn forward(model: &Model, index: usize) -> TokenStream {
                 quote!(::core::option::Option::None)
             };
             let (yn, xn) = (value_name(model, *output), value_name(model, *input));
+            let kk = conv.in_channels * conv.kernel * conv.kernel;
             let doc = format!(
-                " {yn} = conv2d({xn}, `{field}`): per image, P = the {k}×{k} windows of {xn} (stride {}, padding {}) unfolded, {yn} = W·Pᵀ{}   {} = [{}×{}]·[{}×{}]ᵀ",
+                " {yn} = conv2d({xn}, `{field}`): per image, P = the {k}×{k} windows of {xn} (stride {}, padding {}) unfolded into columns, {yn} = W·P{}   [{}×{positions}] = [{}×{kk}]·[{kk}×{positions}]",
                 conv.stride,
                 conv.padding,
                 if conv.bias { " + b" } else { "" },
-                value_shape(model, *output),
                 conv.out_channels,
-                conv.in_channels * conv.kernel * conv.kernel,
-                patch_size(model, index) / (conv.in_channels * conv.kernel * conv.kernel),
-                conv.in_channels * conv.kernel * conv.kernel,
+                conv.out_channels,
+                positions = patch_size(model, index) / kk,
                 k = conv.kernel,
             );
             quote! {
@@ -187,7 +186,7 @@ pub(super) fn backward(model: &Model, index: usize, plan: &mut Plan) -> TokenStr
             };
             let kk = conv.in_channels * conv.kernel * conv.kernel;
             let doc = format!(
-                " rule 5 on the unfolded patches: dl_d{field}.weight = Σ_images dl_d{yn}·P   [{}×{kk}] = Σ [{}×positions]·[positions×{kk}]{}{}",
+                " rule 5 on the unfolded patches: dl_d{field}.weight = Σ_images dl_d{yn}·Pᵀ   [{}×{kk}] = Σ [{}×positions]·[positions×{kk}]{}{}",
                 conv.out_channels,
                 conv.out_channels,
                 if conv.bias { "; bias: dl_d".to_string() + &field.to_string() + ".bias = the sums of dl_d" + yn + " over images and positions" } else { String::new() },
@@ -201,7 +200,7 @@ pub(super) fn backward(model: &Model, index: usize, plan: &mut Plan) -> TokenStr
             let dx = grad_ident(model, *input);
             let accumulate = mode == Mode::Acc;
             let doc = format!(
-                " rule 6 on the unfolded patches: dl_dP = dl_d{yn}ᵀ·W   [positions×{kk}] = [positions×{}]·[{}×{kk}], per image, folded back {} dl_d{xn} (col2im: each entry gets the sum over the windows that read it){}",
+                " rule 6 on the unfolded patches: dl_dP = Wᵀ·dl_d{yn}   [{kk}×positions] = [{kk}×{}]·[{}×positions], per image, folded back {} dl_d{xn} (col2im: each entry gets the sum over the windows that read it){}",
                 conv.out_channels,
                 conv.out_channels,
                 if accumulate { "and added onto" } else { "onto" },
