@@ -16,6 +16,8 @@ mod check;
 mod codegen;
 #[cfg(test)]
 mod expansion;
+#[cfg(test)]
+mod fuzz;
 mod ir;
 mod parse;
 mod vocab;
