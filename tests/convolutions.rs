@@ -245,3 +245,29 @@ fn lenet_shapes_are_computed() {
     assert_eq!(shapes[7], ("z5", &[400][..]));
     assert_eq!(LeNet::<f32>::INPUTS, 784);
 }
+
+#[test]
+fn a_cnn_weight_file_round_trips_with_pytorch_names_and_shapes() {
+    let net = Pools::<f32>::new(9);
+    let dir = std::env::temp_dir().join(format!("chainrule-cnn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let path = dir.join("pools.safetensors");
+    chainrule::weights::save(&net, &path).expect("saved");
+    let reloaded: Pools<f32> = chainrule::weights::load(&path).expect("loaded");
+    assert_eq!(reloaded, net);
+    // The file itself: the kernels as [out_ch, in_ch, k, k], as nn.Conv2d.
+    let bytes = std::fs::read(&path).expect("read back");
+    let file = safetensors::SafeTensors::deserialize(&bytes).expect("a safetensors file");
+    let conv2 = file.tensor("conv2.weight").expect("conv2.weight");
+    assert_eq!(conv2.shape(), &[3, 2, 3, 3]);
+    assert!(
+        file.tensor("conv2.bias").is_err(),
+        "Conv2dNoBias has no bias"
+    );
+    let first: Vec<f32> = conv2.data()[..16]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    assert_eq!(first, net.conv2.weight.as_slice()[..4]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

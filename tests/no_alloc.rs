@@ -239,3 +239,58 @@ fn mnist_training_step_allocates_nothing() {
         &one_hot,
     );
 }
+
+network! {
+    /// LeNet-5-sized: convolutions, pooling, flatten.
+    struct LeNet {
+        input: [1, 28, 28],
+        conv1: Conv2d<1, 6, 5, padding = 2> => relu,
+        pool1: MaxPool2d<2>,
+        conv2: Conv2d<6, 16, 5> => relu,
+        pool2: AvgPool2d<2>,
+        flat: Flatten,
+        fc1: Dense<400, 120> => relu,
+        out: Dense<120, 10> => softmax,
+        loss: cross_entropy,
+    }
+}
+
+network! {
+    /// The graph form: a residual block, layer normalisation, a tied layer,
+    /// a concat.
+    struct GraphForm {
+        stem: Dense<8, 16>,
+        block: Dense<16, 16>,
+        ln: LayerNorm<16>,
+        head: Dense<24, 3>,
+        fn forward(x: [8]) -> [3] {
+            let h = relu(stem(x));
+            let r = ln(h + tanh(block(h)));
+            let again = tanh(block(r));
+            softmax(head(concat(again, x)))
+        }
+        loss: cross_entropy + 0.01 * l2(block.weight),
+    }
+}
+
+#[test]
+fn convolutions_and_the_graph_form_allocate_nothing() {
+    const B: usize = 8;
+    let labels: [usize; B] = core::array::from_fn(|i| (i * 3) % 10);
+    let labels = ClassLabels::<B, 10>::new(labels).expect("labels below 10");
+    let images = Matrix::<f32, B, 784>::from_fn(|i, j| ((i * 13 + j * 3) % 255) as f32 / 255.0);
+    let mut lenet = LeNet::<f32>::new(6);
+    assert_step_allocates_nothing("LeNet, B=8", Start::Warm, &mut lenet, &images, &labels);
+
+    let x = Matrix::<f32, B, 8>::from_fn(|i, j| (i as f32 - j as f32) * 0.2);
+    let labels3 =
+        ClassLabels::<B, 3>::new(core::array::from_fn(|i| i % 3)).expect("labels below 3");
+    let mut graph = GraphForm::<f32>::new(7);
+    assert_step_allocates_nothing("graph form, B=8", Start::Cold, &mut graph, &x, &labels3);
+    // The input gradients too.
+    let mut grads = graph.gradients();
+    let mut ws = graph.workspace::<B>();
+    let (count, _) =
+        allocations_in(|| graph.backward_with_input_grads(&x, &labels3, &mut grads, &mut ws));
+    assert_eq!(count, 0, "backward_with_input_grads allocated");
+}
