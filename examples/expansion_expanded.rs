@@ -723,6 +723,22 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Network<784, 10>
     ) -> T {
         Self::loss_with::<B, Y>(self, x, y, ws)
     }
+    /// One forward pass: the loss leaves the outputs in the
+    /// workspace (a fused loss computes them from the logits).
+    #[inline]
+    fn loss_and_output_with<
+        'w,
+        const B: ::core::primitive::usize,
+        Y: ::chainrule::__private::Targets<T, B, 10> + ?::core::marker::Sized,
+    >(
+        &self,
+        x: &::chainrule::__private::Matrix<T, B, 784>,
+        y: &Y,
+        ws: &'w mut Self::Workspace<B>,
+    ) -> (T, &'w ::chainrule::__private::Matrix<T, B, 10>) {
+        let loss = Self::loss_with::<B, Y>(self, x, y, ws);
+        (loss, &ws.a2)
+    }
     #[inline]
     fn backward<
         const B: ::core::primitive::usize,
@@ -2496,6 +2512,22 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Network<64, 10> 
         ws: &mut Self::Workspace<B>,
     ) -> T {
         Self::loss_with::<B, Y>(self, x, y, ws)
+    }
+    /// One forward pass: the loss leaves the outputs in the
+    /// workspace (a fused loss computes them from the logits).
+    #[inline]
+    fn loss_and_output_with<
+        'w,
+        const B: ::core::primitive::usize,
+        Y: ::chainrule::__private::Targets<T, B, 10> + ?::core::marker::Sized,
+    >(
+        &self,
+        x: &::chainrule::__private::Matrix<T, B, 64>,
+        y: &Y,
+        ws: &'w mut Self::Workspace<B>,
+    ) -> (T, &'w ::chainrule::__private::Matrix<T, B, 10>) {
+        let loss = Self::loss_with::<B, Y>(self, x, y, ws);
+        (loss, &ws.a4)
     }
     #[inline]
     fn backward<

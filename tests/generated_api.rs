@@ -350,3 +350,28 @@ fn f32_and_f64_agree_to_single_precision() {
         t += 1;
     });
 }
+
+#[test]
+fn loss_and_output_come_from_one_forward_pass() {
+    // Evaluation's path: the loss leaves the outputs in the workspace, equal
+    // (up to rounding) to what forward_with gives, for fused and unfused
+    // losses alike.
+    let net = Mnist::<f64>::new(3);
+    let x = Matrix::<f64, 3, 784>::from_fn(|i, j| ((i * 7 + j) % 13) as f64 / 13.0);
+    let y = ClassLabels::<3, 10>::new([1, 5, 9]).expect("labels below 10");
+    let mut ws = net.workspace::<3>();
+    let (loss, out) = Network::loss_and_output_with(&net, &x, &y, &mut ws);
+    let out = out.clone();
+    assert_eq!(loss, net.loss(&x, &y));
+    let expected = net.forward(&x);
+    for (a, b) in out.as_slice().iter().zip(expected.as_slice()) {
+        assert!((a - b).abs() < 1e-15, "{a} vs {b}");
+    }
+    let mixed = Mixed::<f64>::new(4);
+    let x = Matrix::<f64, 2, 6>::from_fn(|i, j| (i + j) as f64 * 0.1);
+    let y = Matrix::<f64, 2, 3>::filled(0.25);
+    let mut ws = mixed.workspace::<2>();
+    let (loss, out) = Network::loss_and_output_with(&mixed, &x, &y, &mut ws);
+    assert_eq!(out, &mixed.forward(&x));
+    assert_eq!(loss, mixed.loss(&x, &y));
+}

@@ -539,6 +539,7 @@ pub(super) fn trait_impls(model: &Model, names: &Names) -> TokenStream {
     let network_impl = if model.is_single() {
         let input_width = width_tokens(model, model.inputs[0]);
         let output_width = width_tokens(model, model.outputs[0].value);
+        let output_field = value_ident(model, model.outputs[0].value);
         let reduction = match model.outputs[0].loss.kind {
             LossKind::Sse if model.penalties.is_empty() => quote!(Sum),
             LossKind::Sse => quote!(NotSplittable),
@@ -567,6 +568,18 @@ pub(super) fn trait_impls(model: &Model, names: &Names) -> TokenStream {
                     ws: &mut Self::Workspace<B>,
                 ) -> T {
                     Self::loss_with::<B, Y>(self, x, y, ws)
+                }
+                /// One forward pass: the loss leaves the outputs in the
+                /// workspace (a fused loss computes them from the logits).
+                #[inline]
+                fn loss_and_output_with<'w, const B: ::core::primitive::usize, Y: #rt::Targets<T, B, #output_width> + ?::core::marker::Sized>(
+                    &self,
+                    x: &#rt::Matrix<T, B, #input_width>,
+                    y: &Y,
+                    ws: &'w mut Self::Workspace<B>,
+                ) -> (T, &'w #rt::Matrix<T, B, #output_width>) {
+                    let loss = Self::loss_with::<B, Y>(self, x, y, ws);
+                    (loss, &ws.#output_field)
                 }
                 #[inline]
                 fn backward<const B: ::core::primitive::usize, Y: #rt::Targets<T, B, #output_width> + ?::core::marker::Sized>(
