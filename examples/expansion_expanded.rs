@@ -2146,6 +2146,11 @@ impl<T: ::chainrule::__private::Scalar, const B: ::core::primitive::usize> TinyC
             z1_dpatches: ::chainrule::__private::Matrix::zeros(),
         }
     }
+    /// `z3`, B×64: the entries of `z2` (a flattened image is its image's buffer).
+    #[must_use]
+    pub fn z3(&self) -> &::chainrule::__private::Matrix<T, B, 64> {
+        &self.z2
+    }
 }
 #[automatically_derived]
 impl<T: ::chainrule::__private::Scalar, const B: ::core::primitive::usize>

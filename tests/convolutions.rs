@@ -271,3 +271,28 @@ fn a_cnn_weight_file_round_trips_with_pytorch_names_and_shapes() {
     assert_eq!(first, net.conv2.weight.as_slice()[..4]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+network! {
+    /// A flattened image named by a `let`.
+    pub struct Named {
+        conv: Conv2d<1, 2, 3>,
+        out: Dense<8, 2>,
+        fn forward(image: [1, 4, 4]) -> [2] {
+            let features = tanh(conv(image));
+            let flat = flatten(features);
+            out(flat)
+        }
+        loss: mse,
+    }
+}
+
+#[test]
+fn a_flattened_value_is_read_by_its_name() {
+    let net = Named::<f64>::new(10);
+    let x = batch::<2, 16>(10);
+    let mut ws = net.workspace::<2>();
+    net.forward_with(&x, &mut ws);
+    // The same entries, C, H, W order: no copy was made.
+    assert_eq!(ws.flat().as_slice(), ws.features.as_slice());
+    assert!(std::ptr::eq(ws.flat(), &ws.features));
+}

@@ -199,6 +199,30 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
         }
     }
 
+    // A flattened value shares its image's buffer: read it by its name
+    // through a method.
+    let alias_accessors: Vec<TokenStream> = (0..model.values.len())
+        .filter(|&v| model.values[v].alias_of.is_some() && model.values[v].name != "new")
+        .map(|v| {
+            let name =
+                proc_macro2::Ident::new(&model.values[v].name, proc_macro2::Span::call_site());
+            let storage = value_ident(model, v);
+            let width = width_tokens(model, v);
+            let doc = format!(
+                " `{}`, B×{}: the entries of `{}` (a flattened image is its image's buffer).",
+                model.values[v].name,
+                model.width(v).text(),
+                storage
+            );
+            quote! {
+                #[doc = #doc]
+                #[must_use]
+                pub fn #name(&self) -> &#rt::Matrix<T, B, #width> {
+                    &self.#storage
+                }
+            }
+        })
+        .collect();
     let generic_checks: Vec<TokenStream> = model
         .const_checks
         .iter()
@@ -325,6 +349,7 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
             pub fn new() -> Self {
                 Self { #(#ws_inits,)* }
             }
+            #(#alias_accessors)*
         }
 
         #[automatically_derived]
