@@ -13,7 +13,6 @@ mod support;
 use std::error::Error;
 use std::process::ExitCode;
 
-use chainrule::data::{CsvOptions, Dataset};
 use chainrule::optim::{Adam, Schedule};
 use chainrule::prelude::*;
 use chainrule::train::{evaluate, train_with_validation, EarlyStopping, Monitor, TrainConfig};
@@ -28,15 +27,10 @@ network! {
 }
 
 fn run() -> Result<(), Box<dyn Error>> {
-    let data =
-        Dataset::<f32, 64, 10>::from_csv("examples/data/digits.csv", &CsvOptions::default())?;
-    let (training, mut test_set) = data.stratified_split(0.2, 7)?;
+    // The 80/20 split, pixels scaled to [0, 1] (support/digits.rs).
+    let (training, test_set) = support::digits::load()?;
     // Early stopping watches held-out rows of the training split, never the test set.
-    let (mut train_set, mut validation_set) = training.stratified_split(0.15, 11)?;
-    // Pixels are 0..16: scale them to [0, 1].
-    for set in [&mut train_set, &mut validation_set, &mut test_set] {
-        set.scale(1.0 / 16.0)?;
-    }
+    let (train_set, validation_set) = training.stratified_split(0.15, 11)?;
     println!(
         "digits: {} training rows, {} validation rows, {} test rows",
         train_set.len(),

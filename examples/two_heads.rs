@@ -17,7 +17,7 @@ mod support;
 use std::error::Error;
 use std::process::ExitCode;
 
-use chainrule::data::{CsvOptions, Dataset, Shuffler};
+use chainrule::data::Shuffler;
 use chainrule::optim::{Adam, Optimizer, Schedule};
 use chainrule::prelude::*;
 use chainrule::train::ConfusionMatrix;
@@ -46,11 +46,7 @@ const BATCH: usize = 16;
 const EPOCHS: usize = 40;
 
 fn run() -> Result<(), Box<dyn Error>> {
-    let data =
-        Dataset::<f32, 64, 10>::from_csv("examples/data/digits.csv", &CsvOptions::default())?;
-    let (mut train_set, mut test_set) = data.stratified_split(0.2, 7)?;
-    train_set.scale(1.0 / 16.0)?;
-    test_set.scale(1.0 / 16.0)?;
+    let (train_set, test_set) = support::digits::load()?;
     println!(
         "two heads: {} training rows, {} test rows",
         train_set.len(),

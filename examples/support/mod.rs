@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each example uses its own part of this module
 
+pub mod digits;
 pub mod mnist;
 
 use std::error::Error;
