@@ -10,10 +10,14 @@
 //! One module a concern, as cxx's `syntax/check.rs` family:
 //! - [`layers`]: the declared layers, their kinds and dimensions, the
 //!   network's generic parameters;
-//! - [`shapes`]: the shape rule of each operation, node by node;
+//! - [`shapes`]: the shape rule of each operation, node by node (those of
+//!   `+`, `*` and `concat` in [`combine`], of the image operations in
+//!   [`images`]);
 //! - [`losses`]: the loss terms, their fit with the outputs, the penalties;
 //! - [`names`]: the identifiers of the values in the generated code.
 
+mod combine;
+mod images;
 mod layers;
 mod losses;
 mod names;

@@ -21,8 +21,8 @@ use proc_macro2::Span;
 
 use super::layers::mentions_generic;
 use super::{
-    ConstCheck, Conv, GenericNames, Junction, JunctionTaker, Layer, LayerKind, Pool, Shape, Step,
-    Value, ValueId,
+    ConstCheck, GenericNames, Junction, JunctionTaker, Layer, LayerKind, Shape, Step, Value,
+    ValueId,
 };
 use crate::ir::{Form, Graph, NodeId, Op};
 use crate::parse::Dim;
@@ -52,23 +52,23 @@ impl Inferred {
 }
 
 /// The state of the walk over the nodes.
-struct Walk<'a> {
-    graph: &'a Graph,
-    layers: &'a mut [Option<Layer>],
-    generic_names: &'a GenericNames,
-    errors: &'a mut Vec<syn::Error>,
-    const_checks: &'a mut Vec<ConstCheck>,
-    out: Inferred,
+pub(super) struct Walk<'a> {
+    pub(super) graph: &'a Graph,
+    pub(super) layers: &'a mut [Option<Layer>],
+    pub(super) generic_names: &'a GenericNames,
+    pub(super) errors: &'a mut Vec<syn::Error>,
+    pub(super) const_checks: &'a mut Vec<ConstCheck>,
+    pub(super) out: Inferred,
     /// How each value is named in messages: "`hidden`", "`concat(a, b)`".
-    giver: Vec<String>,
+    pub(super) giver: Vec<String>,
     /// Whether the sequential form's input width is still to be taken from
     /// the first layer.
-    input_width_open: bool,
+    pub(super) input_width_open: bool,
     /// Whether a call named an unknown layer or function (then a layer that
     /// looks unused may be the one meant).
-    unresolved_call: bool,
+    pub(super) unresolved_call: bool,
     /// Inputs whose declared shape is invalid (reported): they have no value.
-    invalid_inputs: Vec<usize>,
+    pub(super) invalid_inputs: Vec<usize>,
 }
 
 /// Infers the shape of every node and the steps of the forward pass.
@@ -125,7 +125,12 @@ pub(super) fn infer(
 
 impl Walk<'_> {
     /// A new value computed by a new step.
-    fn push(&mut self, shape: Shape, giver: String, step: impl FnOnce(ValueId) -> Step) -> ValueId {
+    pub(super) fn push(
+        &mut self,
+        shape: Shape,
+        giver: String,
+        step: impl FnOnce(ValueId) -> Step,
+    ) -> ValueId {
         let id = self.out.values.len();
         self.out.values.push(Value {
             name: String::new(),
@@ -512,141 +517,6 @@ impl Walk<'_> {
         }
     }
 
-    /// The image a convolution or pooling layer reads.
-    fn image_input(
-        &mut self,
-        input: ValueId,
-        taker: &str,
-        span: Span,
-    ) -> Option<(usize, usize, usize)> {
-        match &self.out.values[input].shape {
-            Shape::Image {
-                channels,
-                height,
-                width,
-            } => Some((*channels, *height, *width)),
-            Shape::Flat(features) => {
-                let hint = if input < self.out.inputs.len() && self.graph.form == Form::Sequential {
-                    " (declare the input's image shape first: `input: [C, H, W]`)".to_string()
-                } else if input < self.out.inputs.len() {
-                    format!(
-                        ": declare `{}` as an image, `{}: [C, H, W]`",
-                        self.out.values[input].name, self.out.values[input].name
-                    )
-                } else {
-                    String::new()
-                };
-                let message = if self.input_width_open && input < self.out.inputs.len() {
-                    format!(
-                        "layer `{taker}` takes an image [C, H, W], but the network's input has no declared shape: declare it before the first layer, `input: [C, H, W]`"
-                    )
-                } else {
-                    format!(
-                        "layer `{taker}` takes an image [C, H, W] but {} gives {} features{hint}",
-                        self.giver[input],
-                        super::quoted(features)
-                    )
-                };
-                self.errors.push(syn::Error::new(span, message));
-                None
-            }
-        }
-    }
-
-    /// The output image of a convolution, or an error.
-    fn conv_output(
-        &mut self,
-        conv: Conv,
-        (c, h, w): (usize, usize, usize),
-        input: ValueId,
-        taker: &str,
-        span: Span,
-    ) -> Option<Shape> {
-        let decl_span = self.layer_span(taker);
-        if c != conv.in_channels {
-            self.errors.push(syn::Error::new(
-                decl_span.unwrap_or(span),
-                format!(
-                    "layer `{taker}` takes {} input channels but {} gives {c} ([{c}, {h}, {w}])",
-                    conv.in_channels, self.giver[input]
-                ),
-            ));
-            return None;
-        }
-        let (padded_h, padded_w) = (h + 2 * conv.padding, w + 2 * conv.padding);
-        if conv.kernel > padded_h || conv.kernel > padded_w {
-            self.errors.push(syn::Error::new(
-                self.layer_dim_span(taker, 2).unwrap_or(span),
-                format!(
-                    "the {k}×{k} kernel of layer `{taker}` is larger than its input: {} gives {h}×{w}, {padded_h}×{padded_w} with padding {}",
-                    self.giver[input],
-                    conv.padding,
-                    k = conv.kernel
-                ),
-            ));
-            return None;
-        }
-        Some(Shape::Image {
-            channels: conv.out_channels,
-            height: (padded_h - conv.kernel) / conv.stride + 1,
-            width: (padded_w - conv.kernel) / conv.stride + 1,
-        })
-    }
-
-    /// The output image of a pooling layer, or an error.
-    fn pool_output(
-        &mut self,
-        pool: Pool,
-        (c, h, w): (usize, usize, usize),
-        input: ValueId,
-        taker: &str,
-        span: Span,
-    ) -> Option<Shape> {
-        if pool.kernel > h || pool.kernel > w {
-            self.errors.push(syn::Error::new(
-                self.layer_dim_span(taker, 0).unwrap_or(span),
-                format!(
-                    "the {k}×{k} window of layer `{taker}` is larger than its input: {} gives {h}×{w}",
-                    self.giver[input],
-                    k = pool.kernel
-                ),
-            ));
-            return None;
-        }
-        Some(Shape::Image {
-            channels: c,
-            height: (h - pool.kernel) / pool.stride + 1,
-            width: (w - pool.kernel) / pool.stride + 1,
-        })
-    }
-
-    /// The span of dimension `index` of a layer's declaration.
-    fn layer_dim_span(&self, layer: &str, index: usize) -> Option<Span> {
-        let decl = self.graph.layers.iter().find(|l| l.name == layer)?;
-        decl.args.as_ref()?.dims.get(index).map(Dim::span)
-    }
-
-    /// The span of a layer's first dimension (sequential) — where a channel
-    /// mismatch is fixed.
-    fn layer_span(&self, layer: &str) -> Option<Span> {
-        match self.graph.form {
-            Form::Sequential => self.layer_dim_span(layer, 0),
-            Form::Graph => None,
-        }
-    }
-
-    /// `flatten(input)`: an alias with a flat shape.
-    fn flatten(&mut self, input: ValueId, giver: String) -> ValueId {
-        let shape = self.out.values[input].shape.clone();
-        let features = shape.features(Span::call_site());
-        let id = self.push(Shape::Flat(features), giver, |output| Step::Flatten {
-            input,
-            output,
-        });
-        self.out.values[id].alias_of = Some(input);
-        id
-    }
-
     /// `=> function` of the sequential form.
     fn activation_entry(
         &mut self,
@@ -732,224 +602,11 @@ impl Walk<'_> {
     }
 
     /// How node `id` is named in messages, in the graph form.
-    fn giver_of_node(&self, id: NodeId) -> String {
+    pub(super) fn giver_of_node(&self, id: NodeId) -> String {
         let node = &self.graph.nodes[id];
         node.name
             .as_ref()
             .map_or_else(|| node.text.clone(), |n| format!("`{n}`"))
-    }
-
-    /// `lhs + rhs` or `lhs * rhs`.
-    fn elementwise(
-        &mut self,
-        id: NodeId,
-        op: Span,
-        lhs: NodeId,
-        rhs: NodeId,
-        add: bool,
-    ) -> Option<ValueId> {
-        let (l, r) = (self.out.node_value[lhs]?, self.out.node_value[rhs]?);
-        let (ls, rs) = (
-            self.out.values[l].shape.clone(),
-            self.out.values[r].shape.clone(),
-        );
-        let what = if add {
-            "cannot add"
-        } else {
-            "cannot multiply elementwise"
-        };
-        let sign = if add { "+" } else { "*" };
-        let mismatch = |this: &mut Self| {
-            this.errors.push(syn::Error::new(
-                op,
-                format!(
-                    "{what} {} {} and {} {}: both sides of `{sign}` must have the same shape",
-                    this.giver[l],
-                    ls.text(),
-                    this.giver[r],
-                    rs.text()
-                ),
-            ));
-        };
-        let junction = match (&ls, &rs) {
-            (Shape::Flat(a), Shape::Flat(b)) => match (a.literal_value(), b.literal_value()) {
-                (Some(Ok(x)), Some(Ok(y))) if x != y => {
-                    mismatch(self);
-                    return None;
-                }
-                (Some(Ok(_)), Some(Ok(_))) => None,
-                _ if a.text() == b.text() => None,
-                _ if mentions_generic(a, self.generic_names)
-                    || mentions_generic(b, self.generic_names) =>
-                {
-                    self.errors.push(syn::Error::new(
-                        op,
-                        format!(
-                            "{what} {} {} and {} {}: a dimension given by a const generic parameter only fits the same parameter",
-                            self.giver[l],
-                            ls.text(),
-                            self.giver[r],
-                            rs.text()
-                        ),
-                    ));
-                    return None;
-                }
-                _ => Some(Box::new(Junction {
-                    given: b.clone(),
-                    expected: respan(a, op),
-                    taker: if add {
-                        JunctionTaker::Add(self.giver[l].clone())
-                    } else {
-                        JunctionTaker::Mul(self.giver[l].clone())
-                    },
-                    giver: self.giver[r].clone(),
-                })),
-            },
-            (
-                Shape::Image {
-                    channels: c1,
-                    height: h1,
-                    width: w1,
-                },
-                Shape::Image {
-                    channels: c2,
-                    height: h2,
-                    width: w2,
-                },
-            ) if (c1, h1, w1) == (c2, h2, w2) => None,
-            _ => {
-                mismatch(self);
-                return None;
-            }
-        };
-        let giver = self.giver_of_node(id);
-        Some(self.push(ls, giver, |output| {
-            if add {
-                Step::Add {
-                    lhs: l,
-                    rhs: r,
-                    output,
-                    junction,
-                }
-            } else {
-                Step::Mul {
-                    lhs: l,
-                    rhs: r,
-                    output,
-                    junction,
-                }
-            }
-        }))
-    }
-
-    /// `concat(parts…)`.
-    fn concat(
-        &mut self,
-        id: NodeId,
-        span: Span,
-        args: &[NodeId],
-        parts: &[ValueId],
-    ) -> Option<ValueId> {
-        if parts.len() < 2 {
-            self.errors.push(syn::Error::new(
-                span,
-                "`concat` joins at least two values: `concat(a, b)`",
-            ));
-            return None;
-        }
-        let shapes: Vec<Shape> = parts
-            .iter()
-            .map(|p| self.out.values[*p].shape.clone())
-            .collect();
-        let shape = match &shapes[0] {
-            Shape::Flat(_) => {
-                let mut total = Some(0usize);
-                let mut texts = Vec::new();
-                for (k, shape) in shapes.iter().enumerate() {
-                    match shape {
-                        Shape::Flat(dim) => {
-                            if mentions_generic(dim, self.generic_names) {
-                                self.errors.push(syn::Error::new(
-                                    self.graph.nodes[args[k]].span,
-                                    format!(
-                                        "`concat` cannot join {}, whose width `{}` is a const generic parameter: stable Rust cannot write a sum of generic widths in a type; give the widths as literals or `const` items",
-                                        self.giver[parts[k]],
-                                        dim.text()
-                                    ),
-                                ));
-                                return None;
-                            }
-                            total = match (total, dim.known()) {
-                                (Some(t), Some(n)) => t.checked_add(n),
-                                _ => None,
-                            };
-                            texts.push(dim.text());
-                        }
-                        Shape::Image { .. } => {
-                            self.errors.push(syn::Error::new(
-                                self.graph.nodes[args[k]].span,
-                                format!(
-                                    "`concat` joins features or images, not both: {} is an image {} but {} is flat {}",
-                                    self.giver[parts[k]],
-                                    shape.text(),
-                                    self.giver[parts[0]],
-                                    shapes[0].text()
-                                ),
-                            ));
-                            return None;
-                        }
-                    }
-                }
-                match total {
-                    Some(n) => Shape::Flat(Dim::literal(n, span)),
-                    None => {
-                        let expr: syn::ExprBlock =
-                            match syn::parse_str(&format!("{{ {} }}", texts.join(" + "))) {
-                                Ok(e) => e,
-                                Err(e) => {
-                                    self.errors.push(syn::Error::new(span, e.to_string()));
-                                    return None;
-                                }
-                            };
-                        Shape::Flat(Dim::Block(expr))
-                    }
-                }
-            }
-            Shape::Image { height, width, .. } => {
-                let (h, w) = (*height, *width);
-                let mut channels = 0usize;
-                for (k, shape) in shapes.iter().enumerate() {
-                    match shape {
-                        Shape::Image {
-                            channels: c,
-                            height,
-                            width,
-                        } if (*height, *width) == (h, w) => channels += c,
-                        other => {
-                            self.errors.push(syn::Error::new(
-                                self.graph.nodes[args[k]].span,
-                                format!(
-                                    "`concat` joins images of one height and width along their channels: {} is {} but {} is {}",
-                                    self.giver[parts[k]],
-                                    other.text(),
-                                    self.giver[parts[0]],
-                                    shapes[0].text()
-                                ),
-                            ));
-                            return None;
-                        }
-                    }
-                }
-                Shape::Image {
-                    channels,
-                    height: h,
-                    width: w,
-                }
-            }
-        };
-        let giver = self.giver_of_node(id);
-        let inputs = parts.to_vec();
-        Some(self.push(shape, giver, |output| Step::Concat { inputs, output }))
     }
 
     /// The outputs' declared shapes against their computed ones.
@@ -1051,7 +708,7 @@ impl Walk<'_> {
 
 /// The same dimension, every token spanned at `span` (where the compiler
 /// reports a mismatch of `const` items).
-fn respan(dim: &Dim, span: Span) -> Dim {
+pub(super) fn respan(dim: &Dim, span: Span) -> Dim {
     fn walk(tokens: proc_macro2::TokenStream, span: Span) -> proc_macro2::TokenStream {
         tokens
             .into_iter()
