@@ -1766,10 +1766,10 @@ pub struct TinyCnnWorkspace<T: ::chainrule::__private::Scalar, const B: ::core::
     pub dl_dz4: ::chainrule::__private::Matrix<T, B, 10>,
     /// `∂l/∂x`, filled by `backward_with_input_grads` only.
     pub dl_dx: ::chainrule::__private::Matrix<T, B, 64>,
-    /// The unfolded input windows (im2col) of `z1`, one image per row, kept for rule 5.
-    pub z1_patches: ::chainrule::__private::Matrix<T, B, 576>,
-    /// One image's `∂l/∂P` of `z1` (rule 6 on the patches), before it is folded back.
-    pub z1_dpatches: ::chainrule::__private::Matrix<T, 1, 576>,
+    /// One image's unfolded input windows (im2col) of `z1` (C·K·K rows of the positions padded to a multiple of 8), refilled image by image in the forward pass and again for rule 5.
+    pub z1_patches: ::chainrule::__private::Matrix<T, 1, 576>,
+    /// Scratch of `z1`: one image's `∂l/∂P` (rule 6 on the patches) before it is folded back, or the transposed weight gradient (rule 5); with padding, a zero-padded image.
+    pub z1_dpatches: ::chainrule::__private::Matrix<T, 1, 676>,
 }
 #[allow(clippy::all, clippy::pedantic, unused_doc_comments)]
 impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
@@ -1837,6 +1837,7 @@ impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
             &self.conv.weight,
             ::core::option::Option::Some(&self.conv.bias),
             z1_patches,
+            z1_dpatches,
             z1,
         );
         /// a1 = relu(z1)   [B×4·8·8]
@@ -2011,10 +2012,12 @@ impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
             B,
             _,
         >(dl_da1, z1, a1, dl_dz1);
-        /// rule 5 on the unfolded patches: dl_dconv.weight = Σ_images dl_dz1·Pᵀ   [4×9] = Σ [4×positions]·[positions×9]; bias: dl_dconv.bias = the sums of dl_dz1 over images and positions
+        /// rule 5 on the unfolded patches: dl_dconv.weight = Σ_images dl_dz1·Pᵀ   [4×9] = Σ [4×positions]·[positions×9] (P: each image of x unfolded again; computed transposed, Σ P·dl_dz1ᵀ, in the scratch); bias: dl_dconv.bias = the sums of dl_dz1 over images and positions
         ::chainrule::__private::Conv2dGeometry::<1, 8, 8, 3, 1, 1>::param_grads(
             dl_dz1,
+            x,
             z1_patches,
+            z1_dpatches,
             &mut grads.conv.weight,
             ::core::option::Option::Some(&mut grads.conv.bias),
             false,

@@ -296,3 +296,249 @@ fn a_flattened_value_is_read_by_its_name() {
     assert_eq!(ws.flat().as_slice(), ws.features.as_slice());
     assert!(std::ptr::eq(ws.flat(), &ws.features));
 }
+
+/// Runs one convolution geometry in f32 (the AVX2 + FMA products where the
+/// CPU has them: patches read in place with rows padded to 8 positions,
+/// strided result rows, the weight gradient computed transposed) and in
+/// f64, and checks the f32 forward pass, weight, bias and input gradients
+/// (written, then accumulated) against the f64 ones and the forward pass
+/// against the definition.
+macro_rules! conv_f32_matches_f64 {
+    ($c:literal, $h:literal, $w:literal, $k:literal, $s:literal, $p:literal, $oc:literal, $b:literal) => {{
+        use chainrule::conv::Conv2dGeometry;
+        type G = Conv2dGeometry<$c, $h, $w, $k, $s, $p>;
+        const IN: usize = $c * $h * $w;
+        const KK: usize = $c * $k * $k;
+        const OUT: usize = $oc * G::POSITIONS;
+        const PATCHES: usize = G::PATCHES_PER_IMAGE;
+        const SCRATCH: usize = G::scratch_len($oc);
+        let what = stringify!(($c, $h, $w, $k, $s, $p, $oc, $b));
+        let x = batch::<$b, IN>(3);
+        let w = batch::<$oc, KK>(4);
+        let bias = batch::<1, $oc>(5);
+        let dy = batch::<$b, OUT>(6);
+        let (x32, w32, bias32, dy32) = (
+            x.cast::<f32>(),
+            w.cast::<f32>(),
+            bias.cast::<f32>(),
+            dy.cast::<f32>(),
+        );
+        let close = |got: &[f32], want: &[f64], what: &str| {
+            let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+            for (i, (&g, &v)) in got.iter().zip(want).enumerate() {
+                assert!(
+                    (f64::from(g) - v).abs() <= 1e-5 * scale,
+                    "{what}: entry {i}: {g} (f32) vs {v} (f64)"
+                );
+            }
+        };
+        // Forward.
+        let (mut p64, mut p32) = (
+            Matrix::<f64, 1, PATCHES>::zeros(),
+            Matrix::<f32, 1, PATCHES>::filled(f32::NAN),
+        );
+        let (mut s64, mut s32) = (
+            Matrix::<f64, 1, SCRATCH>::zeros(),
+            Matrix::<f32, 1, SCRATCH>::filled(f32::NAN),
+        );
+        let (mut y64, mut y32) = (
+            Matrix::<f64, $b, OUT>::zeros(),
+            Matrix::<f32, $b, OUT>::filled(f32::NAN),
+        );
+        G::forward(&x, &w, Some(&bias), &mut p64, &mut s64, &mut y64);
+        G::forward(&x32, &w32, Some(&bias32), &mut p32, &mut s32, &mut y32);
+        close(y32.as_slice(), y64.as_slice(), &format!("{what} forward"));
+        for row in 0..$b {
+            let want = conv_direct(
+                x.row(row),
+                ($c, $h, $w),
+                w.as_slice(),
+                Some(bias.as_slice()),
+                $oc,
+                $k,
+                $s,
+                $p,
+            );
+            for (got, want) in y64.row(row).iter().zip(&want) {
+                assert!(
+                    (got - want).abs() < 1e-12,
+                    "{what} forward (f64): {got} vs {want}"
+                );
+            }
+        }
+        // Weight and bias gradients, written then added.
+        let (mut dw64, mut dw32) = (
+            Matrix::<f64, $oc, KK>::zeros(),
+            Matrix::<f32, $oc, KK>::filled(f32::NAN),
+        );
+        let (mut db64, mut db32) = (
+            Matrix::<f64, 1, $oc>::zeros(),
+            Matrix::<f32, 1, $oc>::filled(f32::NAN),
+        );
+        for accumulate in [false, true] {
+            G::param_grads(
+                &dy,
+                &x,
+                &mut p64,
+                &mut s64,
+                &mut dw64,
+                Some(&mut db64),
+                accumulate,
+            );
+            G::param_grads(
+                &dy32,
+                &x32,
+                &mut p32,
+                &mut s32,
+                &mut dw32,
+                Some(&mut db32),
+                accumulate,
+            );
+            close(
+                dw32.as_slice(),
+                dw64.as_slice(),
+                &format!("{what} weight gradient, accumulate {accumulate}"),
+            );
+            close(
+                db32.as_slice(),
+                db64.as_slice(),
+                &format!("{what} bias gradient, accumulate {accumulate}"),
+            );
+        }
+        // The weight gradient by its definition: Σ_images, positions dy·x.
+        let (oh, ow) = (G::OUT_HEIGHT, G::OUT_WIDTH);
+        for o in 0..$oc {
+            for r in 0..KK {
+                let (ch, u, v) = (r / ($k * $k), r / $k % $k, r % $k);
+                let mut want = 0.0;
+                for n in 0..$b {
+                    for i in 0..oh {
+                        for j in 0..ow {
+                            let (rr, qq) = ((i * $s + u) as isize - $p, (j * $s + v) as isize - $p);
+                            if rr >= 0 && qq >= 0 && (rr as usize) < $h && (qq as usize) < $w {
+                                want += dy[(n, (o * oh + i) * ow + j)]
+                                    * x[(n, (ch * $h + rr as usize) * $w + qq as usize)];
+                            }
+                        }
+                    }
+                }
+                let got = dw64[(o, r)] / 2.0; // written, then added once more
+                assert!(
+                    (got - want).abs() < 1e-9 * want.abs().max(1.0),
+                    "{what} dW[{o}, {r}]: {got} vs {want}"
+                );
+            }
+        }
+        // Input gradient, written then added.
+        let (mut dx64, mut dx32) = (
+            Matrix::<f64, $b, IN>::zeros(),
+            Matrix::<f32, $b, IN>::filled(f32::NAN),
+        );
+        for accumulate in [false, true] {
+            G::input_grad(&dy, &w, &mut s64, &mut dx64, accumulate);
+            G::input_grad(&dy32, &w32, &mut s32, &mut dx32, accumulate);
+            close(
+                dx32.as_slice(),
+                dx64.as_slice(),
+                &format!("{what} input gradient, accumulate {accumulate}"),
+            );
+        }
+    }};
+}
+
+#[test]
+fn f32_convolution_kernels_match_f64_and_the_definition() {
+    // LeNet's two convolutions (784 positions, a multiple of 8; 100, not),
+    // at batch sizes whose last image's rows end the buffers.
+    conv_f32_matches_f64!(1, 28, 28, 5, 1, 2, 6, 3);
+    conv_f32_matches_f64!(6, 14, 14, 5, 1, 0, 16, 2);
+    // Stride 2 with padding, more output channels than positions, one
+    // image, odd sizes.
+    conv_f32_matches_f64!(2, 7, 6, 3, 2, 1, 3, 1);
+    conv_f32_matches_f64!(3, 5, 5, 3, 1, 0, 24, 2);
+    conv_f32_matches_f64!(2, 9, 11, 4, 3, 2, 5, 3);
+}
+
+/// Max pooling by its definition: the value and the gradient of the first
+/// maximum of each window in row-major order (a NaN is the maximum).
+fn max_pool_direct(
+    x: &[f64],
+    (c, h, w): (usize, usize, usize),
+    k: usize,
+    s: usize,
+    dy: &[f64],
+) -> (Vec<f64>, Vec<f64>) {
+    let (oh, ow) = ((h - k) / s + 1, (w - k) / s + 1);
+    let (mut y, mut dx) = (vec![0.0; c * oh * ow], vec![0.0; c * h * w]);
+    for ch in 0..c {
+        for i in 0..oh {
+            for j in 0..ow {
+                let mut best: Option<usize> = None;
+                for u in 0..k {
+                    for v in 0..k {
+                        let at = (ch * h + i * s + u) * w + j * s + v;
+                        best = match best {
+                            Some(b) if x[b].is_nan() || !(x[at] > x[b] || x[at].is_nan()) => {
+                                Some(b)
+                            }
+                            _ => Some(at),
+                        };
+                    }
+                }
+                let (b, out) = (best.unwrap(), (ch * oh + i) * ow + j);
+                y[out] = x[b];
+                dx[b] += dy[out];
+            }
+        }
+    }
+    (y, dx)
+}
+
+#[test]
+fn max_pooling_matches_its_definition_with_ties_nans_and_odd_sizes() {
+    use chainrule::conv::Pool2dGeometry;
+    fn check<
+        const C: usize,
+        const H: usize,
+        const W: usize,
+        const K: usize,
+        const S: usize,
+        const IN: usize,
+        const OUT: usize,
+    >() {
+        // Few distinct values (ties everywhere) and a few NaNs.
+        let mut x = Matrix::<f64, 2, IN>::from_fn(|i, j| ((i * 7 + j * 5) % 4) as f64);
+        x[(1, 3)] = f64::NAN;
+        x[(1, IN - 1)] = f64::NAN;
+        let dy = batch::<2, OUT>(8);
+        let mut y = Matrix::<f64, 2, OUT>::zeros();
+        Pool2dGeometry::<C, H, W, K, S>::max_forward(&x, &mut y);
+        let mut dx = Matrix::<f64, 2, IN>::filled(3.0);
+        Pool2dGeometry::<C, H, W, K, S>::max_backward(&x, &dy, &mut dx, false);
+        let mut dx_added = Matrix::<f64, 2, IN>::filled(3.0);
+        Pool2dGeometry::<C, H, W, K, S>::max_backward(&x, &dy, &mut dx_added, true);
+        for row in 0..2 {
+            let (want_y, want_dx) = max_pool_direct(x.row(row), (C, H, W), K, S, dy.row(row));
+            for (got, want) in y.row(row).iter().zip(&want_y) {
+                assert!(
+                    got == want || (got.is_nan() && want.is_nan()),
+                    "{C}×{H}×{W}, K {K}, S {S}: {got} vs {want}"
+                );
+            }
+            assert_eq!(
+                dx.row(row).as_slice(),
+                want_dx.as_slice(),
+                "{C}×{H}×{W}, K {K}, S {S}"
+            );
+            // Added onto what was there (overlapping windows add in another
+            // order: equal to rounding).
+            for (got, want) in dx_added.row(row).iter().zip(&want_dx) {
+                assert!((got - (want + 3.0)).abs() < 1e-12, "{got} vs {want} + 3");
+            }
+        }
+    }
+    check::<2, 6, 8, 2, 2, 96, 24>(); // the 2×2 stride-2 path
+    check::<3, 5, 7, 2, 2, 105, 18>(); // odd sizes: a row and a column in no window
+    check::<2, 6, 6, 3, 2, 72, 8>(); // overlapping windows: the general path
+    check::<1, 5, 5, 2, 1, 25, 16>();
+}

@@ -74,17 +74,47 @@ pub(super) fn patch_buffers(
     )
 }
 
-/// The sizes of a convolution step's patch buffers: one image's patches
-/// (`positions · C·K·K`).
-pub(super) fn patch_size(model: &Model, index: usize) -> usize {
-    let Step::Conv2d { layer, output, .. } = &model.steps[index] else {
-        return 0;
+/// The sizes of a convolution step's buffers, as the runtime's
+/// `Conv2dGeometry` computes them: one image's unfolded patches
+/// (`C·K·K` rows of the positions rounded up to a multiple of 8,
+/// `PATCHES_PER_IMAGE`) and the scratch (`C·K·K × max(positions, out_ch)`,
+/// then with padding a padded image `C × (H + 2P) × (W + 2P)`:
+/// `scratch_len`).
+pub(super) fn patch_sizes(model: &Model, index: usize) -> (usize, usize) {
+    let Step::Conv2d {
+        layer,
+        input,
+        output,
+    } = &model.steps[index]
+    else {
+        return (0, 0);
     };
     let LayerKind::Conv2d(conv) = &model.layers[*layer].kind else {
+        return (0, 0);
+    };
+    let (_, oh, ow) = image(model, *output);
+    let kk = conv.in_channels * conv.kernel * conv.kernel;
+    let positions = oh * ow;
+    let p = conv.padding;
+    let (_, h, w) = image(model, *input);
+    let padded_image = if p > 0 {
+        conv.in_channels * (h + 2 * p) * (w + 2 * p)
+    } else {
+        0
+    };
+    (
+        kk * positions.div_ceil(8) * 8,
+        kk * positions.max(conv.out_channels) + padded_image,
+    )
+}
+
+/// Output positions of a convolution step.
+fn positions(model: &Model, index: usize) -> usize {
+    let Step::Conv2d { output, .. } = &model.steps[index] else {
         return 0;
     };
     let (_, oh, ow) = image(model, *output);
-    oh * ow * conv.in_channels * conv.kernel * conv.kernel
+    oh * ow
 }
 
 /// The forward statements of a convolution or pooling step.
@@ -102,7 +132,7 @@ pub(super) fn forward(model: &Model, index: usize) -> TokenStream {
                 return TokenStream::new();
             };
             let (x, y) = (value_ident(model, *input), value_ident(model, *output));
-            let (patches, _) = patch_buffers(model, *output);
+            let (patches, dpatches) = patch_buffers(model, *output);
             let bias = if conv.bias {
                 quote!(::core::option::Option::Some(&self.#field.bias))
             } else {
@@ -117,12 +147,12 @@ pub(super) fn forward(model: &Model, index: usize) -> TokenStream {
                 if conv.bias { " + b" } else { "" },
                 conv.out_channels,
                 conv.out_channels,
-                positions = patch_size(model, index) / kk,
+                positions = positions(model, index),
                 k = conv.kernel,
             );
             quote! {
                 #[doc = #doc]
-                #geom::forward(#x, &self.#field.weight, #bias, #patches, #y);
+                #geom::forward(#x, &self.#field.weight, #bias, #patches, #dpatches, #y);
             }
         }
         Step::Pool {
@@ -175,6 +205,7 @@ pub(super) fn backward(model: &Model, index: usize, plan: &mut Plan) -> TokenStr
                 return TokenStream::new();
             };
             let dy = grad_ident(model, *output);
+            let x = value_ident(model, *input);
             let (patches, dpatches) = patch_buffers(model, *output);
             let (yn, xn) = (value_name(model, *output), value_name(model, *input));
             let param_mode = plan.layer(*layer);
@@ -186,7 +217,7 @@ pub(super) fn backward(model: &Model, index: usize, plan: &mut Plan) -> TokenStr
             };
             let kk = conv.in_channels * conv.kernel * conv.kernel;
             let doc = format!(
-                " rule 5 on the unfolded patches: dl_d{field}.weight = Σ_images dl_d{yn}·Pᵀ   [{}×{kk}] = Σ [{}×positions]·[positions×{kk}]{}{}",
+                " rule 5 on the unfolded patches: dl_d{field}.weight = Σ_images dl_d{yn}·Pᵀ   [{}×{kk}] = Σ [{}×positions]·[positions×{kk}] (P: each image of {xn} unfolded again; computed transposed, Σ P·dl_d{yn}ᵀ, in the scratch){}{}",
                 conv.out_channels,
                 conv.out_channels,
                 if conv.bias { "; bias: dl_d".to_string() + &field.to_string() + ".bias = the sums of dl_d" + yn + " over images and positions" } else { String::new() },
@@ -194,7 +225,7 @@ pub(super) fn backward(model: &Model, index: usize, plan: &mut Plan) -> TokenStr
             );
             let mut out = quote! {
                 #[doc = #doc]
-                #geom::param_grads(#dy, #patches, &mut grads.#field.weight, #db, #accumulate);
+                #geom::param_grads(#dy, #x, #patches, #dpatches, &mut grads.#field.weight, #db, #accumulate);
             };
             let mode = plan.contribute(model, *input);
             let dx = grad_ident(model, *input);

@@ -84,20 +84,21 @@ pub(super) fn step_buffers(
                 .iter()
                 .position(|s| s.output() == *output)
                 .unwrap_or(0);
-            let size =
-                proc_macro2::Literal::usize_unsuffixed(super::conv::patch_size(model, index));
+            let (size, scratch) = super::conv::patch_sizes(model, index);
+            let size = proc_macro2::Literal::usize_unsuffixed(size);
+            let scratch = proc_macro2::Literal::usize_unsuffixed(scratch);
             let (patches, dpatches) = super::conv::patch_buffers(model, *output);
             let name = &model.values[*output].name;
             vec![
                 (
                     patches,
-                    format!(" The unfolded input windows (im2col) of `{name}`, one image per row, kept for rule 5."),
-                    quote!(#rt::Matrix<T, B, #size>),
+                    format!(" One image's unfolded input windows (im2col) of `{name}` (C·K·K rows of the positions padded to a multiple of 8), refilled image by image in the forward pass and again for rule 5."),
+                    quote!(#rt::Matrix<T, 1, #size>),
                 ),
                 (
                     dpatches,
-                    format!(" One image's `∂l/∂P` of `{name}` (rule 6 on the patches), before it is folded back."),
-                    quote!(#rt::Matrix<T, 1, #size>),
+                    format!(" Scratch of `{name}`: one image's `∂l/∂P` (rule 6 on the patches) before it is folded back, or the transposed weight gradient (rule 5); with padding, a zero-padded image."),
+                    quote!(#rt::Matrix<T, 1, #scratch>),
                 ),
             ]
         }

@@ -417,14 +417,18 @@ unsafe fn store_lanes(dst: *mut f32, v: __m256, live: usize) {
 }
 
 /// The small product, `c (m×n) = a · b` (or `+=`, or `+ 1·biasᵀ`, as `out`
-/// says) for views `a` (m×k) and `b` (k×n) that fit in the L1/L2 caches:
-/// `a` is read in place, `b` too when its rows are contiguous and whole
-/// vectors, otherwise it is first copied row-major with the width padded to
-/// a multiple of 8. No edge tile computes rows it throws away: the tile
+/// says) for views `a` (m×k) and `b` (k×n) that fit in the L1/L2 caches,
+/// row `i` of `c` starting at `i·ldc` (`ldc >= n`; a relu output has the
+/// same layout): `a` is read in place, `b` too when its rows are contiguous
+/// and whole vectors can be read from each (the lanes past column `n`, read
+/// from the storage that follows, are computed and never stored);
+/// otherwise `b` is first copied row-major with the width padded to a
+/// multiple of 8. No edge tile computes rows it throws away: the tile
 /// heights (at most 6) are chosen to divide `m` evenly.
 ///
 /// The caller has checked that the views and `c` cover their dimensions and
 /// that `m, n, k > 0`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn gemm_small_f32(
     _token: Avx2Fma,
     packed: &mut Vec<f32>,
@@ -432,12 +436,19 @@ pub(super) fn gemm_small_f32(
     a: View<'_, f32>,
     b: View<'_, f32>,
     c: &mut [f32],
+    ldc: usize,
     out: TileOut,
 ) {
-    let c = &mut c[..m * n];
-    let (b_data, ldb): (&[f32], usize) = if b.col_stride == 1 && n % 8 == 0 {
-        let last = (k - 1) * b.row_stride + n;
-        (&b.data[..last], b.row_stride)
+    assert!(ldc >= n, "gemm_small_f32: rows of {ldc} for {n} columns");
+    let c = &mut c[..(m - 1) * ldc + n];
+    let whole = n.div_ceil(8) * 8;
+    let (b_data, ldb): (&[f32], usize) = if b.col_stride == 1
+        && (k - 1)
+            .checked_mul(b.row_stride)
+            .and_then(|last_row| last_row.checked_add(whole))
+            .is_some_and(|end| end <= b.data.len())
+    {
+        (&b.data[..(k - 1) * b.row_stride + whole], b.row_stride)
     } else {
         let width = n.div_ceil(8) * 8;
         if packed.len() < k * width {
@@ -460,7 +471,7 @@ pub(super) fn gemm_small_f32(
             let tile_out = match out {
                 TileOut::Bias(bias) => TileOut::Bias(bias.wrapping_add(j)),
                 TileOut::BiasRelu(bias, relu) => {
-                    TileOut::BiasRelu(bias.wrapping_add(j), relu.wrapping_add(i * n + j))
+                    TileOut::BiasRelu(bias.wrapping_add(j), relu.wrapping_add(i * ldc + j))
                 }
                 other => other,
             };
@@ -468,19 +479,19 @@ pub(super) fn gemm_small_f32(
             // depths `p < k` of `a` lie within `a_last`, the columns
             // `j..j + 8·NV` of `b` (padded to whole vectors) within
             // `b_data`, the written part of the tile within `c`
-            // (`(i + rows − 1)·n + j + cols <= m·n`), and a bias pointer
-            // covers `n` entries (checked by the caller).
+            // (`(i + rows − 1)·ldc + j + cols <= (m − 1)·ldc + n`), and a
+            // bias pointer covers `n` entries (checked by the caller).
             unsafe {
                 let a_tile = a.data.as_ptr().add(i * a.row_stride);
                 let b_tile = b_data.as_ptr().add(j);
-                let c_tile = c.as_mut_ptr().add(i * n + j);
+                let c_tile = c.as_mut_ptr().add(i * ldc + j);
                 let strides = (a.row_stride, a.col_stride);
                 macro_rules! tile {
                     ($($mr:literal),*) => {
                         match (rows, cols > 8) {
                             $(
-                                ($mr, false) => small_tile_f32::<$mr, 1>(k, a_tile, strides, b_tile, ldb, c_tile, n, cols, tile_out),
-                                ($mr, true) => small_tile_f32::<$mr, 2>(k, a_tile, strides, b_tile, ldb, c_tile, n, cols, tile_out),
+                                ($mr, false) => small_tile_f32::<$mr, 1>(k, a_tile, strides, b_tile, ldb, c_tile, ldc, cols, tile_out),
+                                ($mr, true) => small_tile_f32::<$mr, 2>(k, a_tile, strides, b_tile, ldb, c_tile, ldc, cols, tile_out),
                             )*
                             _ => unreachable!("tile heights are 1..=6"),
                         }

@@ -33,7 +33,8 @@ use crate::Scalar;
 use blocked::{gemm_blocked, Portable};
 pub use direct::{axpy, dot};
 pub use math::{exp_in_place, ln_1p_in_place, ln_in_place, sigmoid_in_place, tanh_in_place};
-use pack::{PackBuffers, View};
+use pack::PackBuffers;
+pub(crate) use pack::View;
 
 /// Products with at most this many multiply-adds (`m·n·k`) run the direct
 /// loops: below it, packing costs more than it saves.
@@ -476,6 +477,20 @@ mod f32_paths {
         c: &mut [f32],
         out: &mut Out<'_, f32>,
     ) -> bool {
+        small_f32_strided(backend, dims, a, b, c, dims.1, out)
+    }
+
+    /// [`small_f32`] with row `i` of `c` at `i·ldc`.
+    #[allow(unused_variables)]
+    pub(super) fn small_f32_strided(
+        backend: Backend,
+        dims: (usize, usize, usize),
+        a: View<'_, f32>,
+        b: View<'_, f32>,
+        c: &mut [f32],
+        ldc: usize,
+        out: &mut Out<'_, f32>,
+    ) -> bool {
         #[cfg(chainrule_avx2)]
         if backend == Backend::Avx2Fma {
             if let Some(token) = avx2::Avx2Fma::detect() {
@@ -492,7 +507,16 @@ mod f32_paths {
                         let Ok(mut buffers) = cell.try_borrow_mut() else {
                             return false;
                         };
-                        avx2::gemm_small_f32(token, buffers.small_b(), dims, a, b, c, tile_out);
+                        avx2::gemm_small_f32(
+                            token,
+                            buffers.small_b(),
+                            dims,
+                            a,
+                            b,
+                            c,
+                            ldc,
+                            tile_out,
+                        );
                         true
                     })
                     .unwrap_or(false);
@@ -651,5 +675,126 @@ fn as_f32_mut<T: Scalar>(values: &mut [T]) -> Option<&mut [f32]> {
     (TypeId::of::<T>() == TypeId::of::<f32>()).then(|| {
         // SAFETY: T is f32 (same TypeId), so the slice is reinterpreted as itself.
         unsafe { core::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<f32>(), values.len()) }
+    })
+}
+
+/// `c (m×n) = op(a) · op(b)` (or `+=` when `accumulate`) for operands read
+/// through strides (`View`s) and row `i` of `c` starting at `i·ldc`: the
+/// products of the convolutions, whose operands are blocks of larger
+/// buffers. f32 on AVX2 + FMA runs the small path (depth in chunks of at
+/// most [`SMALL_MAX_DEPTH`], rows in chunks that keep `op(a)` within
+/// [`SMALL_MAX_A`]); everything else plain loops.
+///
+/// # Panics
+/// When a view or `c` does not cover its dimensions.
+pub(crate) fn gemm_strided<T: Scalar>(
+    (m, n, k): (usize, usize, usize),
+    a: View<'_, T>,
+    b: View<'_, T>,
+    c: &mut [T],
+    ldc: usize,
+    accumulate: bool,
+) {
+    let covers = |v: &View<'_, T>, rows: usize, cols: usize| {
+        rows == 0
+            || cols == 0
+            || (rows - 1)
+                .checked_mul(v.row_stride)
+                .zip((cols - 1).checked_mul(v.col_stride))
+                .and_then(|(r, c)| r.checked_add(c))
+                .is_some_and(|last| last < v.data.len())
+    };
+    assert!(
+        covers(&a, m, k) && covers(&b, k, n),
+        "gemm_strided: an operand does not cover its {m}×{k} · {k}×{n} block"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(
+        ldc >= n && (m - 1) * ldc + n <= c.len(),
+        "gemm_strided: {} entries in rows of {ldc} for an {m}×{n} result",
+        c.len()
+    );
+    if k == 0 {
+        if !accumulate {
+            for row in c.chunks_mut(ldc).take(m) {
+                row[..n].fill(T::ZERO);
+            }
+        }
+        return;
+    }
+    if let (Some(a32), Some(b32)) = (view_as_f32(a), view_as_f32(b)) {
+        let backend = Backend::detected();
+        if backend == Backend::Avx2Fma && m >= 2 && n <= SMALL_MAX_B / SMALL_MAX_DEPTH.min(k) {
+            let Some(c32) = as_f32_mut(c) else {
+                unreachable!("T is f32: its operands are")
+            };
+            let depth = SMALL_MAX_DEPTH.min(k);
+            let rows = (SMALL_MAX_A / depth).clamp(1, m);
+            let mut done = true;
+            for p0 in (0..k).step_by(depth) {
+                let kc = depth.min(k - p0);
+                for i0 in (0..m).step_by(rows) {
+                    let mc = rows.min(m - i0);
+                    let a_block = View {
+                        data: &a32.data[i0 * a32.row_stride + p0 * a32.col_stride..],
+                        ..a32
+                    };
+                    let b_block = View {
+                        data: &b32.data[p0 * b32.row_stride..],
+                        ..b32
+                    };
+                    let mut out = if accumulate || p0 > 0 {
+                        Out::Accumulate
+                    } else {
+                        Out::Overwrite
+                    };
+                    done &= f32_paths::small_f32_strided(
+                        backend,
+                        (mc, n, kc),
+                        a_block,
+                        b_block,
+                        &mut c32[i0 * ldc..],
+                        ldc,
+                        &mut out,
+                    );
+                }
+                if !done {
+                    break;
+                }
+            }
+            if done {
+                return;
+            }
+        }
+    }
+    // Plain loops: c[i, :] (+)= Σ_p a[i, p] · b[p, :].
+    for (i, c_row) in c.chunks_mut(ldc).take(m).enumerate() {
+        let c_row = &mut c_row[..n];
+        if !accumulate {
+            c_row.fill(T::ZERO);
+        }
+        for p in 0..k {
+            let a_ip = a.data[i * a.row_stride + p * a.col_stride];
+            let b_row = &b.data[p * b.row_stride..];
+            if b.col_stride == 1 {
+                axpy(a_ip, &b_row[..n], c_row);
+            } else {
+                for (j, c_ij) in c_row.iter_mut().enumerate() {
+                    *c_ij += a_ip * b_row[j * b.col_stride];
+                }
+            }
+        }
+    }
+}
+
+/// A view of `f32`s when `T` is `f32`.
+#[inline]
+fn view_as_f32<T: Scalar>(v: View<'_, T>) -> Option<View<'_, f32>> {
+    Some(View {
+        data: as_f32(v.data)?,
+        row_stride: v.row_stride,
+        col_stride: v.col_stride,
     })
 }

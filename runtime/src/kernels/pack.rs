@@ -15,7 +15,7 @@ const PANEL_ALIGN: usize = 64;
 /// This describes `op(a)` and `op(b)` of a product without copying:
 /// transposing a view swaps its strides.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct View<'a, T> {
+pub(crate) struct View<'a, T> {
     pub data: &'a [T],
     pub row_stride: usize,
     pub col_stride: usize,
