@@ -1,5 +1,7 @@
-//! The five workloads of issue 5, with deterministic data and initial weights
-//! so that every framework trains exactly the same network on the same batch.
+//! The five workloads of issue 5 and the convolution and graph-form ones of
+//! issues 10 and 9 (`lenet`, `residual`), with deterministic data and
+//! initial weights so that every framework trains exactly the same network
+//! on the same batch.
 
 /// The activation of the hidden layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +21,21 @@ pub enum Head {
     SoftmaxCe,
 }
 
-/// One benchmark workload: a multilayer perceptron and its training batch.
+/// The shape of a workload's network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arch {
+    /// Dense layers of `dims`, the hidden activation after each but the last.
+    Mlp,
+    /// Issue 10's LeNet-5: 1×28×28 → conv 6@5×5 pad 2 → relu → maxpool 2 →
+    /// conv 16@5×5 → relu → maxpool 2 → flatten 400 → 120 → 84 → 10 (relu
+    /// between the dense layers). `dims` is `[784, 400, 120, 84, 10]`.
+    LeNet,
+    /// Issue 9's residual MLP: `h = relu(stem(x))`, then two blocks
+    /// `h + relu(block(h))`, then `head(h)`. `dims` is `[64, 128, 128, 128, 10]`.
+    Residual,
+}
+
+/// One benchmark workload: a network and its training batch.
 #[derive(Debug, Clone, Copy)]
 pub struct Workload {
     /// Short name (`xor`, `iris`, `digits`, `mnist`, `mnist3`).
@@ -32,6 +48,8 @@ pub struct Workload {
     pub hidden: Hidden,
     /// Output activation and loss.
     pub head: Head,
+    /// The network's shape.
+    pub arch: Arch,
 }
 
 /// The learning rate of the plain SGD step, the same for every framework.
@@ -45,6 +63,7 @@ pub const WORKLOADS: [Workload; 5] = [
         batch: 4,
         hidden: Hidden::Tanh,
         head: Head::SigmoidBce,
+        arch: Arch::Mlp,
     },
     Workload {
         name: "iris",
@@ -52,6 +71,7 @@ pub const WORKLOADS: [Workload; 5] = [
         batch: 16,
         hidden: Hidden::Relu,
         head: Head::SoftmaxCe,
+        arch: Arch::Mlp,
     },
     Workload {
         name: "digits",
@@ -59,6 +79,7 @@ pub const WORKLOADS: [Workload; 5] = [
         batch: 32,
         hidden: Hidden::Relu,
         head: Head::SoftmaxCe,
+        arch: Arch::Mlp,
     },
     Workload {
         name: "mnist",
@@ -66,6 +87,7 @@ pub const WORKLOADS: [Workload; 5] = [
         batch: 64,
         hidden: Hidden::Relu,
         head: Head::SoftmaxCe,
+        arch: Arch::Mlp,
     },
     Workload {
         name: "mnist3",
@@ -73,13 +95,41 @@ pub const WORKLOADS: [Workload; 5] = [
         batch: 128,
         hidden: Hidden::Relu,
         head: Head::SoftmaxCe,
+        arch: Arch::Mlp,
     },
 ];
+
+/// The workloads of issues 10 and 9: a convolutional network and a
+/// residual one (training step and batch-1 inference, like the others).
+pub const NEW_WORKLOADS: [Workload; 2] = [
+    Workload {
+        name: "lenet",
+        dims: &[784, 400, 120, 84, 10],
+        batch: 64,
+        hidden: Hidden::Relu,
+        head: Head::SoftmaxCe,
+        arch: Arch::LeNet,
+    },
+    Workload {
+        name: "residual",
+        dims: &[64, 128, 128, 128, 10],
+        batch: 32,
+        hidden: Hidden::Relu,
+        head: Head::SoftmaxCe,
+        arch: Arch::Residual,
+    },
+];
+
+/// LeNet's convolutions: (in channels, out channels, kernel, padding, output
+/// positions per channel).
+pub const LENET_CONVS: [(usize, usize, usize, usize, usize); 2] =
+    [(1, 6, 5, 2, 784), (6, 16, 5, 0, 100)];
 
 /// The workload called `name`.
 pub fn workload(name: &str) -> Workload {
     *WORKLOADS
         .iter()
+        .chain(&NEW_WORKLOADS)
         .find(|w| w.name == name)
         .unwrap_or_else(|| panic!("no workload named {name}"))
 }
@@ -135,20 +185,46 @@ impl Workload {
         self.dims[self.dims.len() - 1]
     }
 
-    /// Multiply-adds ×6 per sample: forward (2·in·out), the input gradient
-    /// and the weight gradient (2·in·out each), summed over the dense layers.
-    pub fn flops_per_sample(&self) -> f64 {
-        self.dims
-            .windows(2)
-            .map(|w| 6.0 * (w[0] * w[1]) as f64)
-            .sum()
+    /// Forward multiply-adds ×2 of each layer with parameters, in order:
+    /// 2·in·out per dense layer, 2·out_ch·in_ch·k²·positions per convolution.
+    pub fn layer_forward_flops(&self) -> Vec<f64> {
+        let dense = |dims: &[usize]| -> Vec<f64> {
+            dims.windows(2)
+                .map(|w| 2.0 * (w[0] * w[1]) as f64)
+                .collect()
+        };
+        match self.arch {
+            Arch::Mlp | Arch::Residual => dense(self.dims),
+            Arch::LeNet => LENET_CONVS
+                .iter()
+                .map(|&(c, o, k, _, positions)| 2.0 * (o * c * k * k * positions) as f64)
+                .chain(dense(&self.dims[1..]))
+                .collect(),
+        }
     }
 
-    /// Forward flops per sample (2·in·out per dense layer).
+    /// Multiply-adds ×6 per sample: forward, the input gradient and the
+    /// weight gradient (the forward count each), summed over the layers
+    /// (issue 5's count: 6·in·out per dense layer).
+    pub fn flops_per_sample(&self) -> f64 {
+        3.0 * self.forward_flops_per_sample()
+    }
+
+    /// Forward flops per sample (2·in·out per dense layer,
+    /// 2·out_ch·in_ch·k²·positions per convolution).
     pub fn forward_flops_per_sample(&self) -> f64 {
-        self.dims
-            .windows(2)
-            .map(|w| 2.0 * (w[0] * w[1]) as f64)
+        self.layer_forward_flops().iter().sum()
+    }
+
+    /// FLOPs per sample actually executed in a training step: no framework
+    /// computes the gradient with respect to the network's input, so the
+    /// first layer costs twice its forward count and every later one three
+    /// times.
+    pub fn executed_flops_per_sample(&self) -> f64 {
+        self.layer_forward_flops()
+            .iter()
+            .enumerate()
+            .map(|(layer, f)| if layer == 0 { 2.0 } else { 3.0 } * f)
             .sum()
     }
 
@@ -181,11 +257,35 @@ impl Workload {
 
     /// The initial parameters, in order `layer1.weight, layer1.bias, …`:
     /// He uniform for relu layers, Xavier uniform for the others, biases zero.
+    ///
+    /// LeNet starts with its two convolutions (`[out, in, k, k]` weights,
+    /// He uniform with fan-in `in·k²`); the residual network's layers are
+    /// `stem, block1, block2, head`.
     pub fn initial_parameters(&self) -> Vec<Tensor> {
         let mut rng = SplitMix(0xC0FF_EE00 + self.batch as u64);
-        let last = self.dims.len() - 2;
         let mut out = Vec::new();
-        for (l, w) in self.dims.windows(2).enumerate() {
+        let dense_dims = match self.arch {
+            Arch::Mlp | Arch::Residual => self.dims,
+            Arch::LeNet => {
+                for &(c, o, k, _, _) in &LENET_CONVS {
+                    let bound = (6.0 / (c * k * k) as f32).sqrt();
+                    let data = (0..o * c * k * k)
+                        .map(|_| bound * (2.0 * rng.uniform() - 1.0))
+                        .collect();
+                    out.push(Tensor {
+                        shape: vec![o, c, k, k],
+                        data,
+                    });
+                    out.push(Tensor {
+                        shape: vec![o],
+                        data: vec![0.0; o],
+                    });
+                }
+                &self.dims[1..]
+            }
+        };
+        let last = dense_dims.len() - 2;
+        for (l, w) in dense_dims.windows(2).enumerate() {
             let (n_in, n_out) = (w[0], w[1]);
             let bound = if l < last && self.hidden == Hidden::Relu {
                 (6.0 / n_in as f32).sqrt()

@@ -1,4 +1,4 @@
-//! The five workloads as chainrule networks.
+//! The workloads as chainrule networks.
 
 use chainrule::prelude::*;
 
@@ -44,6 +44,41 @@ network! {
         hidden1: Dense<784, 256> => relu,
         hidden2: Dense<256, 128> => relu,
         output: Dense<128, 10> => softmax,
+        loss: cross_entropy,
+    }
+}
+
+network! {
+    /// lenet (issue 10): LeNet-5 on 1×28×28 images, relu, softmax +
+    /// cross-entropy.
+    pub struct LeNet {
+        input: [1, 28, 28],
+        conv1: Conv2d<1, 6, 5, padding = 2> => relu,
+        pool1: MaxPool2d<2>,
+        conv2: Conv2d<6, 16, 5> => relu,
+        pool2: MaxPool2d<2>,
+        flat: Flatten,
+        fc1: Dense<400, 120> => relu,
+        fc2: Dense<120, 84> => relu,
+        out: Dense<84, 10> => softmax,
+        loss: cross_entropy,
+    }
+}
+
+network! {
+    /// residual (issue 9): 64 → 128, two residual blocks `h + relu(block(h))`,
+    /// → 10, softmax + cross-entropy.
+    pub struct Residual {
+        stem: Dense<64, 128>,
+        block1: Dense<128, 128>,
+        block2: Dense<128, 128>,
+        head: Dense<128, 10>,
+        fn forward(x: [64]) -> [10] {
+            let h = relu(stem(x));
+            let h1 = h + relu(block1(h));
+            let h2 = h1 + relu(block2(h1));
+            softmax(head(h2))
+        }
         loss: cross_entropy,
     }
 }

@@ -1,6 +1,9 @@
-//! chainrule side by side with its peers on the five workloads of issue 5:
+//! chainrule side by side with its peers on the five workloads of issue 5
+//! and the `lenet` (issue 10) and `residual` (issue 9) workloads:
 //! hand-written loops, a nalgebra `SMatrix` network, dfdx 0.13, candle 0.11
-//! and burn 0.22 (NdArray and Flex backends), one thread, f32.
+//! and burn 0.22 (NdArray and Flex backends), one thread, f32, in
+//! interleaved rounds (`--rounds N`, default 3: every framework on every
+//! workload once, then again, …; medians and spread of the rounds).
 //!
 //! ```sh
 //! peer-bench/run.sh                          # all builds and runs: results.md, results-threads.md
@@ -57,7 +60,7 @@ fn clock() -> f64 {
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
-use common::data::{Workload, WORKLOADS};
+use common::data::{Workload, NEW_WORKLOADS, WORKLOADS};
 use peers::{Runner, Setup};
 
 struct Options {
@@ -70,6 +73,9 @@ struct Options {
     portable: Option<String>,
     /// The two-thread table instead of the side-by-side one.
     threads: bool,
+    /// Interleaved rounds: every framework on every workload once, then
+    /// again, …; the tables give the median of the rounds and their spread.
+    rounds: usize,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -81,6 +87,7 @@ fn parse_args() -> Result<Options, String> {
         emit: None,
         portable: None,
         threads: false,
+        rounds: 3,
     };
     let mut args = std::env::args().skip(1);
     let list = |s: String| s.split(',').map(str::to_string).collect::<Vec<_>>();
@@ -95,9 +102,16 @@ fn parse_args() -> Result<Options, String> {
             "--emit" => options.emit = Some(value()?),
             "--portable" => options.portable = Some(value()?),
             "--threads" => options.threads = true,
+            "--rounds" => {
+                options.rounds = value()?
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or("--rounds needs a positive count")?
+            }
             "--help" | "-h" => {
                 return Err(
-                    "usage: peer-bench [--quick] [--wall] [--only chainrule,dfdx,…] \
+                    "usage: peer-bench [--quick] [--wall] [--rounds N] [--only chainrule,dfdx,…] \
                             [--workloads xor,mnist,…] [--out FILE] [--emit TSV] [--portable TSV] \
                             [--threads]"
                         .into(),
@@ -142,12 +156,41 @@ fn median_rate(mut f: impl FnMut(), sample_secs: f64) -> f64 {
 struct Measured {
     workload: &'static str,
     framework: String,
-    /// Training samples per second.
+    /// Training samples per second: the median of the rounds.
     samples_per_sec: f64,
-    /// Batch-1 inference latency, seconds.
+    /// Batch-1 inference latency, seconds: the median of the rounds.
     latency: f64,
     /// Loss before the first step and after it.
     losses: (f32, f32),
+    /// Each round's samples/s (each the median of 5 samples), in order.
+    round_rates: Vec<f64>,
+    /// Each round's latency.
+    round_latencies: Vec<f64>,
+}
+
+impl Measured {
+    /// `(min, max)` of the rounds' samples/s.
+    fn rate_spread(&self) -> (f64, f64) {
+        spread(&self.round_rates)
+    }
+}
+
+/// The median of a list (the mean of the middle two for an even count).
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// `(min, max)` of a list.
+fn spread(values: &[f64]) -> (f64, f64) {
+    values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+        (lo.min(v), hi.max(v))
+    })
 }
 
 /// The single-core peak, measured before every workload and once at the end:
@@ -156,14 +199,20 @@ struct Measured {
 struct Peaks {
     /// How the peak is measured.
     method: &'static str,
-    /// (when, GFLOP/s): "before xor", …, "at the end".
+    /// (when, GFLOP/s): "round 1, before xor", …, "at the end".
     measured: Vec<(String, f64)>,
+    /// The 512-bit FMA peak at the same moments (AVX-512F CPUs only).
+    measured_512: Vec<f64>,
 }
 
 impl Peaks {
     fn measure(&mut self, when: String) {
         let (gflops, method) = peak::measure();
         eprintln!("peak {when}: {gflops:.1} GFLOP/s");
+        if let Some(wide) = peak::measure_512() {
+            eprintln!("512-bit peak {when}: {wide:.1} GFLOP/s");
+            self.measured_512.push(wide);
+        }
         self.method = method;
         self.measured.push((when, gflops));
     }
@@ -186,19 +235,44 @@ fn issue_flops_per_sample(w: &Workload) -> f64 {
 
 /// FLOPs per sample actually executed: no framework computes the gradient
 /// with respect to the network's input, so the first layer costs 4·in·out
-/// (forward and weight gradient) and each later one 6·in·out. Bias,
-/// activation, loss and update are left out, as in the issue's count.
+/// (forward and weight gradient) and each later one 6·in·out (for a
+/// convolution: its forward count, 2·out·in·k²·positions, twice or three
+/// times). Bias, activation, pooling, loss and update are left out, as in
+/// the issue's count.
 fn executed_flops_per_sample(w: &Workload) -> f64 {
-    w.dims
-        .windows(2)
-        .enumerate()
-        .map(|(layer, d)| if layer == 0 { 4.0 } else { 6.0 } * (d[0] * d[1]) as f64)
-        .sum()
+    w.executed_flops_per_sample()
 }
 
-fn measure(name: &str, mut runner: Box<dyn Runner>, w: &Workload, sample_secs: f64) -> Measured {
+/// One framework set up on one workload, measured once a round.
+struct Entry {
+    measured: Measured,
+    runner: Box<dyn Runner>,
+    batch: usize,
+}
+
+/// Builds the runner and records its first two losses (the check that every
+/// framework computes the same thing).
+fn prepare(name: &str, mut runner: Box<dyn Runner>, w: &Workload) -> Entry {
     let first = runner.step();
     let second = runner.step();
+    Entry {
+        measured: Measured {
+            workload: w.name,
+            framework: name.to_string(),
+            samples_per_sec: f64::NAN,
+            latency: f64::NAN,
+            losses: (first, second),
+            round_rates: Vec::new(),
+            round_latencies: Vec::new(),
+        },
+        runner,
+        batch: w.batch,
+    }
+}
+
+/// One round of one entry: training steps, then batch-1 inference.
+fn measure_round(entry: &mut Entry, sample_secs: f64) {
+    let runner = &mut entry.runner;
     let steps = median_rate(
         || {
             std::hint::black_box(runner.step());
@@ -212,18 +286,17 @@ fn measure(name: &str, mut runner: Box<dyn Runner>, w: &Workload, sample_secs: f
         sample_secs,
     );
     let last = runner.step();
+    let m = &mut entry.measured;
     assert!(
         last.is_finite(),
-        "{name} on {}: loss {last} after training",
-        w.name
+        "{} on {}: loss {last} after training",
+        m.framework,
+        m.workload
     );
-    Measured {
-        workload: w.name,
-        framework: name.to_string(),
-        samples_per_sec: steps * w.batch as f64,
-        latency: 1.0 / calls,
-        losses: (first, second),
-    }
+    m.round_rates.push(steps * entry.batch as f64);
+    m.round_latencies.push(1.0 / calls);
+    m.samples_per_sec = median(&m.round_rates);
+    m.latency = median(&m.round_latencies);
 }
 
 fn machine() -> String {
@@ -319,20 +392,42 @@ fn report(results: &[Measured], workloads: &[Workload], peaks: &Peaks, opts: &Op
     );
     let _ = writeln!(
         out,
-        "- one thread (`RAYON_NUM_THREADS=1`), f32; median of 5 samples of {:.2} s each",
-        opts.sample_secs
+        "- one thread (`RAYON_NUM_THREADS=1`), f32, {} interleaved rounds (every framework \
+         on every workload once, then again, …); a round's figure is the median of 5 \
+         samples of {:.2} s; the tables give the **median of the rounds** and, in \
+         parentheses, the lowest and highest round",
+        opts.rounds, opts.sample_secs
+    );
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "- load average at the end of the run (1, 5, 15 min): {}",
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(", ")
     );
     let _ = writeln!(
         out,
         "- single-core peak: **{:.1} GFLOP/s**, the highest of {} measurements \
-         (one before each workload, one at the end; range {:.1}–{:.1}: the clock \
-         moves with load); {}. Every \"% of peak\" below uses the highest.",
+         (one before each workload in every round, one at the end; range {:.1}–{:.1}: \
+         the clock moves with load); {}. Every \"% of peak\" below uses the highest.",
         peaks.max(),
         peaks.measured.len(),
         peaks.min(),
         peaks.max(),
         peaks.method
     );
+    let wide = if peaks.measured_512.is_empty() {
+        "no AVX-512F on this CPU: the 256-bit peak is the widest; chainrule's \
+         kernels ran their AVX2 + FMA (256-bit) path, whose peak every \"% of peak\" uses"
+            .to_string()
+    } else {
+        let (lo, hi) = spread(&peaks.measured_512);
+        format!(
+            "512-bit FMA peak (AVX-512F, 12 chains): {hi:.1} GFLOP/s (range {lo:.1}–{hi:.1}); \
+             chainrule has no AVX-512 kernels, so its widest path in this run was \
+             AVX2 + FMA (256-bit), whose peak every \"% of peak\" uses"
+        )
+    };
+    let _ = writeln!(out, "- {wide}");
     let _ = writeln!(
         out,
         "- the peak measurements in order: {}",
@@ -353,8 +448,10 @@ fn report(results: &[Measured], workloads: &[Workload], peaks: &Peaks, opts: &Op
         "- FLOPs per sample, two counts: **issue 5's count** (the targets' definition, \
          the headline) is 6·in·out per dense layer; **executed** counts what is \
          computed: 4·in·out for the first layer (no framework computes the gradient \
-         with respect to the input) and 6·in·out for the others. Bias, activation, \
-         loss and update are in neither.\n"
+         with respect to the input) and 6·in·out for the others. A convolution \
+         counts as a dense layer of its product: forward 2·out·in·k²·positions \
+         (lenet: 833 k forward FLOPs per image). Bias, activation, pooling, loss and \
+         update are in neither.\n"
     );
 
     let _ = writeln!(
@@ -370,7 +467,14 @@ fn report(results: &[Measured], workloads: &[Workload], peaks: &Peaks, opts: &Op
             .map(|w| {
                 std::iter::once(format!("{} (B={})", w.name, w.batch))
                     .chain(names.iter().map(|f| {
-                        find(w.name, f).map_or("—".into(), |r| human(r.samples_per_sec))
+                        find(w.name, f).map_or("—".into(), |r| {
+                            let (lo, hi) = r.rate_spread();
+                            if r.round_rates.len() > 1 {
+                                format!("{} ({}–{})", human(r.samples_per_sec), human(lo), human(hi))
+                            } else {
+                                human(r.samples_per_sec)
+                            }
+                        })
                     }))
                     .collect()
             })
@@ -380,7 +484,8 @@ fn report(results: &[Measured], workloads: &[Workload], peaks: &Peaks, opts: &Op
     if names.len() > 1 && names[0] == "chainrule" {
         let _ = writeln!(
             out,
-            "## chainrule ÷ peer (training samples/s; above 1: chainrule is faster)\n"
+            "## chainrule ÷ peer (training samples/s; above 1: chainrule is faster): \
+             ratio of the medians (lowest–highest ratio within one round)\n"
         );
         let peers = &names[1..];
         let header: Vec<String> = std::iter::once("workload".to_string())
@@ -389,10 +494,24 @@ fn report(results: &[Measured], workloads: &[Workload], peaks: &Peaks, opts: &Op
         let rows: Vec<Vec<String>> = workloads
             .iter()
             .map(|w| {
-                let ours = find(w.name, "chainrule").map(|r| r.samples_per_sec);
+                let ours = find(w.name, "chainrule");
                 std::iter::once(w.name.to_string())
                     .chain(peers.iter().map(|f| match (ours, find(w.name, f)) {
-                        (Some(ours), Some(r)) => format!("{:.2}×", ours / r.samples_per_sec),
+                        (Some(ours), Some(r)) => {
+                            let per_round: Vec<f64> = ours
+                                .round_rates
+                                .iter()
+                                .zip(&r.round_rates)
+                                .map(|(a, b)| a / b)
+                                .collect();
+                            let ratio = ours.samples_per_sec / r.samples_per_sec;
+                            if per_round.len() > 1 {
+                                let (lo, hi) = spread(&per_round);
+                                format!("{ratio:.2}× ({lo:.2}–{hi:.2})")
+                            } else {
+                                format!("{ratio:.2}×")
+                            }
+                        }
                         _ => "—".into(),
                     }))
                     .collect()
@@ -437,7 +556,8 @@ fn report(results: &[Measured], workloads: &[Workload], peaks: &Peaks, opts: &Op
 
     let _ = writeln!(
         out,
-        "## Batch-1 inference latency, µs (lower is better; through the output activation)\n"
+        "## Batch-1 inference latency, µs (lower is better; through the output activation; \
+         median of the rounds)\n"
     );
     let rows: Vec<Vec<String>> = workloads
         .iter()
@@ -465,7 +585,10 @@ fn report(results: &[Measured], workloads: &[Workload], peaks: &Peaks, opts: &Op
     let rows: Vec<Vec<String>> = workloads
         .iter()
         .map(|w| {
-            let reference = find(w.name, "hand-written").map(|r| r.losses);
+            // The hand-written loops where they exist (the MLPs), else chainrule.
+            let reference = find(w.name, "hand-written")
+                .or_else(|| find(w.name, "chainrule"))
+                .map(|r| r.losses);
             std::iter::once(w.name.to_string())
                 .chain(names.iter().map(|f| {
                     find(w.name, f).map_or("—".into(), |r| {
@@ -507,6 +630,7 @@ fn run(mut opts: Options) {
     };
     let workloads: Vec<Workload> = WORKLOADS
         .iter()
+        .chain(&NEW_WORKLOADS)
         .filter(|w| selected(&opts.workloads, w.name))
         .copied()
         .collect();
@@ -515,13 +639,14 @@ fn run(mut opts: Options) {
     let mut peaks = Peaks {
         method: "",
         measured: Vec::new(),
+        measured_512: Vec::new(),
     };
 
-    let mut results = Vec::new();
+    // Every runner is built (and its first two losses recorded) first;
+    // then the rounds: all of them once, then again, … so that a noisy
+    // minute of the shared machine hits every framework alike.
+    let mut entries: Vec<Entry> = Vec::new();
     for w in &workloads {
-        if with_peak {
-            peaks.measure(format!("before {}", w.name));
-        }
         let batch = w.batch(w.batch);
         let params = w.initial_parameters();
         let setup = Setup {
@@ -534,25 +659,40 @@ fn run(mut opts: Options) {
             // clock adds up both threads).
             let two_threads = framework.name == "chainrule 2 threads";
             if !selected(&opts.only, framework.name)
+                || !(framework.supports)(w)
                 || (two_threads && !WALL_CLOCK.load(Ordering::Relaxed))
             {
                 continue;
             }
-            eprint!("{:>7} {:<13}", w.name, framework.name);
-            let measured = measure(
-                framework.name,
-                (framework.build)(&setup),
-                w,
-                opts.sample_secs,
-            );
+            entries.push(prepare(framework.name, (framework.build)(&setup), w));
+        }
+    }
+    for round in 1..=opts.rounds {
+        let mut last_workload = "";
+        for entry in &mut entries {
+            let workload = entry.measured.workload;
+            if with_peak && workload != last_workload {
+                peaks.measure(format!("round {round}, before {workload}"));
+            }
+            last_workload = workload;
+            eprint!("round {round} {workload:>8} {:<20}", entry.measured.framework);
+            measure_round(entry, opts.sample_secs);
+            let m = &entry.measured;
             eprintln!(
                 " {:>10} samples/s  {:>9.3} µs/inference",
-                human(measured.samples_per_sec),
-                measured.latency * 1e6
+                human(*m.round_rates.last().unwrap_or(&f64::NAN)),
+                m.round_latencies.last().unwrap_or(&f64::NAN) * 1e6
             );
-            results.push(measured);
-            if framework.name == "chainrule" {
-                if let Some(path) = &opts.portable {
+        }
+    }
+    let mut results = Vec::new();
+    for entry in entries {
+        let is_chainrule = entry.measured.framework == "chainrule";
+        let workload = entry.measured.workload;
+        results.push(entry.measured);
+        if is_chainrule {
+            if let Some(path) = &opts.portable {
+                if let Some(w) = workloads.iter().find(|w| w.name == workload) {
                     results.extend(read_portable(path, w));
                 }
             }
@@ -563,8 +703,9 @@ fn run(mut opts: Options) {
         let tsv: String = results
             .iter()
             .map(|r| {
+                let rounds: String = r.round_rates.iter().map(|v| format!("\t{v}")).collect();
                 format!(
-                    "{}\t{}\t{}\t{}\t{}\n",
+                    "{}\t{}\t{}\t{}\t{}{rounds}\n",
                     r.workload, r.samples_per_sec, r.latency, r.losses.0, r.losses.1
                 )
             })
@@ -653,11 +794,13 @@ fn read_portable(path: &str, w: &Workload) -> Option<Measured> {
     let text = std::fs::read_to_string(path).ok()?;
     text.lines().find_map(|line| {
         let f: Vec<&str> = line.split('\t').collect();
-        (f.len() == 5 && f[0] == w.name).then(|| Measured {
+        (f.len() >= 5 && f[0] == w.name).then(|| Measured {
             workload: w.name,
             framework: "chainrule (default build)".into(),
             samples_per_sec: f[1].parse().unwrap_or(f64::NAN),
             latency: f[2].parse().unwrap_or(f64::NAN),
+            round_rates: f[5..].iter().filter_map(|v| v.parse().ok()).collect(),
+            round_latencies: Vec::new(),
             losses: (
                 f[3].parse().unwrap_or(f32::NAN),
                 f[4].parse().unwrap_or(f32::NAN),

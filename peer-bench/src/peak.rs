@@ -31,6 +31,43 @@ pub fn measure() -> (f64, &'static str) {
     )
 }
 
+/// The 512-bit FMA peak of one core in GFLOP/s (12 independent chains of
+/// AVX-512F FMA), or `None` when the CPU has no AVX-512F. Not exercised on
+/// the AVX2-only machine the figures of this repository come from.
+pub fn measure_512() -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") {
+            return Some(best_of(|iters| {
+                // SAFETY: the CPU has AVX-512F (checked just above).
+                let sink = unsafe { fma_avx512(iters) };
+                std::hint::black_box(sink);
+                (iters * CHAINS as u64 * 16 * 2) as f64
+            }));
+        }
+    }
+    None
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn fma_avx512(iters: u64) -> f32 {
+    use std::arch::x86_64::*;
+    let a = _mm512_set1_ps(0.999_999);
+    let b = _mm512_set1_ps(1.0e-7);
+    let mut acc = [_mm512_set1_ps(1.0); CHAINS];
+    for _ in 0..iters {
+        for acc in acc.iter_mut() {
+            *acc = _mm512_fmadd_ps(*acc, a, b);
+        }
+    }
+    let mut total = _mm512_setzero_ps();
+    for acc in acc {
+        total = _mm512_add_ps(total, acc);
+    }
+    _mm512_reduce_add_ps(total)
+}
+
 /// The best of 5 runs of ~0.1 s each, in GFLOP/s (a peak: the fastest run is
 /// the one least disturbed); `run(iters)` returns the flops done. About 0.6 s
 /// in all, short enough to repeat before every workload.

@@ -1,5 +1,6 @@
-//! burn 0.22 with autodiff on a CPU backend: `nn::Linear` modules, the
-//! library's losses, `backward`, and its `Sgd` optimizer (no momentum).
+//! burn 0.22 with autodiff on a CPU backend: `nn::Linear`, `nn::conv::Conv2d`
+//! and `nn::pool::MaxPool2d` modules, the library's losses, `backward`, and
+//! its `Sgd` optimizer (no momentum).
 //! Two backends: NdArray (deprecated in 0.22 but still shipped) and Flex
 //! (burn's pure-Rust CPU backend since 0.22).
 
@@ -7,19 +8,70 @@ use burn::module::{Module, Param};
 use burn::nn::loss::{
     BinaryCrossEntropyLoss, BinaryCrossEntropyLossConfig, CrossEntropyLoss, CrossEntropyLossConfig,
 };
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{activation, Device, Int, Tensor, TensorData};
 
 use super::{Runner, Setup};
-use crate::common::data::{Head, Hidden, LEARNING_RATE};
+use crate::common::data::{Arch, Head, Hidden, LEARNING_RATE, LENET_CONVS};
+
+/// A network of one workload: its logits for a batch of rows.
+trait Net: Module {
+    fn logits(&self, hidden: Hidden, x: Tensor<2>) -> Tensor<2>;
+}
 
 #[derive(Module, Debug)]
 struct Mlp {
     layers: Vec<Linear>,
 }
 
-impl Mlp {
+/// Issue 10's LeNet-5 (input rows reshaped to 1×28×28 images).
+#[derive(Module, Debug)]
+struct LeNet {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    pool: MaxPool2d,
+    fc: Vec<Linear>,
+}
+
+impl Net for LeNet {
+    fn logits(&self, _: Hidden, x: Tensor<2>) -> Tensor<2> {
+        let rows = x.dims()[0];
+        let x: Tensor<4> = x.reshape([rows, 1, 28, 28]);
+        let h = self.pool.forward(activation::relu(self.conv1.forward(x)));
+        let h = self.pool.forward(activation::relu(self.conv2.forward(h)));
+        let mut h: Tensor<2> = h.flatten(1, 3);
+        let last = self.fc.len() - 1;
+        for (l, layer) in self.fc.iter().enumerate() {
+            h = layer.forward(h);
+            if l < last {
+                h = activation::relu(h);
+            }
+        }
+        h
+    }
+}
+
+/// Issue 9's residual network: `relu(stem(x))`, two blocks
+/// `h + relu(block(h))`, then the head.
+#[derive(Module, Debug)]
+struct Residual {
+    layers: Vec<Linear>,
+}
+
+impl Net for Residual {
+    fn logits(&self, _: Hidden, x: Tensor<2>) -> Tensor<2> {
+        let mut h = activation::relu(self.layers[0].forward(x));
+        for block in &self.layers[1..3] {
+            h = h.clone() + activation::relu(block.forward(h));
+        }
+        self.layers[3].forward(h)
+    }
+}
+
+impl Net for Mlp {
     fn logits(&self, hidden: Hidden, x: Tensor<2>) -> Tensor<2> {
         let last = self.layers.len() - 1;
         let mut h = x;
@@ -41,17 +93,17 @@ enum Loss {
     Bce(BinaryCrossEntropyLoss, Tensor<2, Int>),
 }
 
-struct Burn {
+struct Burn<M: Net> {
     hidden: Hidden,
-    model: Option<Mlp>,
-    inference: Option<Mlp>,
+    model: Option<M>,
+    inference: Option<M>,
     opt: burn::optim::ModuleOptimizer,
     loss: Loss,
     x: Tensor<2>,
     x1: Tensor<2>,
 }
 
-impl Runner for Burn {
+impl<M: Net> Runner for Burn<M> {
     fn step(&mut self) -> f32 {
         let model = self.model.take().expect("the model is put back each step");
         let logits = model.logits(self.hidden, self.x.clone());
@@ -78,11 +130,31 @@ impl Runner for Burn {
     }
 }
 
+/// A convolution with PyTorch-layout parameters (`[out, in, k, k]`, `[out]`).
+fn conv(weight: &crate::common::data::Tensor, bias: &crate::common::data::Tensor, padding: usize, device: &Device) -> Conv2d {
+    let (o, c, k) = (weight.shape[0], weight.shape[1], weight.shape[2]);
+    let mut layer = Conv2dConfig::new([c, o], [k, k])
+        .with_padding(PaddingConfig2d::Explicit(padding, padding, padding, padding))
+        .init(device);
+    layer.weight = Param::from_tensor(Tensor::from_data(
+        TensorData::new(weight.data.clone(), [o, c, k, k]),
+        device,
+    ));
+    layer.bias = Some(Param::from_tensor(Tensor::from_data(
+        TensorData::new(bias.data.clone(), [o]),
+        device,
+    )));
+    layer
+}
+
 fn build(setup: &Setup<'_>, plain: Device) -> Box<dyn Runner> {
     let device = plain.clone().autodiff();
-    let (w, batch) = (setup.workload, setup.batch);
-    let layers = setup
-        .params
+    let w = setup.workload;
+    let dense_params = match w.arch {
+        Arch::LeNet => &setup.params[2 * LENET_CONVS.len()..],
+        Arch::Mlp | Arch::Residual => setup.params,
+    };
+    let layers: Vec<Linear> = dense_params
         .chunks_exact(2)
         .map(|pair| {
             let (n_out, n_in) = (pair[0].shape[0], pair[0].shape[1]);
@@ -105,6 +177,24 @@ fn build(setup: &Setup<'_>, plain: Device) -> Box<dyn Runner> {
             layer
         })
         .collect();
+    match w.arch {
+        Arch::Mlp => runner(setup, plain, device, Mlp { layers }),
+        Arch::Residual => runner(setup, plain, device, Residual { layers }),
+        Arch::LeNet => {
+            let p = setup.params;
+            let model = LeNet {
+                conv1: conv(&p[0], &p[1], LENET_CONVS[0].3, &device),
+                conv2: conv(&p[2], &p[3], LENET_CONVS[1].3, &device),
+                pool: MaxPool2dConfig::new([2, 2]).init(),
+                fc: layers,
+            };
+            runner(setup, plain, device, model)
+        }
+    }
+}
+
+fn runner<M: Net + 'static>(setup: &Setup<'_>, plain: Device, device: Device, model: M) -> Box<dyn Runner> {
+    let (w, batch) = (setup.workload, setup.batch);
     let rows = batch.labels.len();
     let loss = match w.head {
         Head::SoftmaxCe => {
@@ -126,7 +216,7 @@ fn build(setup: &Setup<'_>, plain: Device) -> Box<dyn Runner> {
     };
     Box::new(Burn {
         hidden: w.hidden,
-        model: Some(Mlp { layers }),
+        model: Some(model),
         inference: None,
         opt: SgdConfig::new().init(),
         loss,

@@ -1,15 +1,19 @@
 //! candle (candle-core + candle-nn) on the CPU: `Var` parameters,
-//! `candle_nn::Linear`, the library's losses, and its `SGD` optimizer.
+//! `candle_nn::Linear` and `candle_nn::Conv2d`, `Tensor::max_pool2d`, the
+//! library's losses, and its `SGD` optimizer.
 
 use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::{Linear, Module, Optimizer, SGD};
+use candle_nn::{Conv2d, Conv2dConfig, Linear, Module, Optimizer, SGD};
 
 use super::{Runner, Setup};
-use crate::common::data::{Head, Hidden, LEARNING_RATE};
+use crate::common::data::{Arch, Head, Hidden, LEARNING_RATE, LENET_CONVS};
 
 struct Candle {
     hidden: Hidden,
     head: Head,
+    arch: Arch,
+    /// LeNet's two convolutions.
+    convs: Vec<Conv2d>,
     layers: Vec<Linear>,
     opt: SGD,
     x: Tensor,
@@ -21,7 +25,24 @@ struct Candle {
 impl Candle {
     fn logits(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let last = self.layers.len() - 1;
-        let mut h = x.clone();
+        let mut h = match self.arch {
+            Arch::Mlp => x.clone(),
+            Arch::Residual => {
+                let mut h = self.layers[0].forward(x)?.relu()?;
+                for block in &self.layers[1..3] {
+                    h = (&h + block.forward(&h)?.relu()?)?;
+                }
+                return self.layers[3].forward(&h);
+            }
+            Arch::LeNet => {
+                let rows = x.dim(0)?;
+                let mut h = x.reshape((rows, 1, 28, 28))?;
+                for conv in &self.convs {
+                    h = conv.forward(&h)?.relu()?.max_pool2d(2)?;
+                }
+                h.flatten_from(1)?
+            }
+        };
         for (l, layer) in self.layers.iter().enumerate() {
             h = layer.forward(&h)?;
             if l < last {
@@ -70,8 +91,29 @@ fn try_build(setup: &Setup<'_>) -> candle_core::Result<Box<dyn Runner>> {
     let dev = Device::Cpu;
     let (w, batch) = (setup.workload, setup.batch);
     let mut vars = Vec::new();
+    let mut convs = Vec::new();
+    let dense_params = match w.arch {
+        Arch::LeNet => {
+            for (pair, &(_, _, _, padding, _)) in setup.params.chunks_exact(2).zip(&LENET_CONVS) {
+                let weight = Var::from_vec(pair[0].data.clone(), pair[0].shape.as_slice(), &dev)?;
+                let bias = Var::from_vec(pair[1].data.clone(), pair[1].shape.as_slice(), &dev)?;
+                let config = Conv2dConfig {
+                    padding,
+                    ..Conv2dConfig::default()
+                };
+                convs.push(Conv2d::new(
+                    weight.as_tensor().clone(),
+                    Some(bias.as_tensor().clone()),
+                    config,
+                ));
+                vars.extend([weight, bias]);
+            }
+            &setup.params[2 * LENET_CONVS.len()..]
+        }
+        Arch::Mlp | Arch::Residual => setup.params,
+    };
     let mut layers = Vec::new();
-    for pair in setup.params.chunks_exact(2) {
+    for pair in dense_params.chunks_exact(2) {
         let weight = Var::from_vec(pair[0].data.clone(), pair[0].shape.as_slice(), &dev)?;
         let bias = Var::from_vec(pair[1].data.clone(), pair[1].shape.as_slice(), &dev)?;
         layers.push(Linear::new(
@@ -92,6 +134,8 @@ fn try_build(setup: &Setup<'_>) -> candle_core::Result<Box<dyn Runner>> {
     Ok(Box::new(Candle {
         hidden: w.hidden,
         head: w.head,
+        arch: w.arch,
+        convs,
         layers,
         opt: SGD::new(vars, f64::from(LEARNING_RATE))?,
         x: Tensor::from_vec(batch.x.clone(), (rows, w.inputs()), &dev)?,

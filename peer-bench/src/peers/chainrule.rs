@@ -67,6 +67,8 @@ pub fn build(setup: &Setup<'_>) -> Box<dyn Runner> {
         "digits" => runner::<nets::Digits, 64, 10, 32>(setup),
         "mnist" => runner::<nets::Mnist, 784, 10, 64>(setup),
         "mnist3" => runner::<nets::Mnist3, 784, 10, 128>(setup),
+        "lenet" => runner::<nets::LeNet, 784, 10, 64>(setup),
+        "residual" => runner::<nets::Residual, 64, 10, 32>(setup),
         other => panic!("unknown workload {other}"),
     }
 }
@@ -133,6 +135,8 @@ pub fn build_parallel(setup: &Setup<'_>) -> Box<dyn Runner> {
         "digits" => parallel::<nets::Digits, 64, 10, 32, 16>(setup),
         "mnist" => parallel::<nets::Mnist, 784, 10, 64, 32>(setup),
         "mnist3" => parallel::<nets::Mnist3, 784, 10, 128, 64>(setup),
+        "lenet" => parallel::<nets::LeNet, 784, 10, 64, 32>(setup),
+        "residual" => parallel::<nets::Residual, 64, 10, 32, 16>(setup),
         other => panic!("unknown workload {other}"),
     }
 }

@@ -8,9 +8,10 @@ use super::{Runner, Setup};
 use crate::common::data::LEARNING_RATE;
 
 /// Defines `fn $name(setup) -> Box<dyn Runner>` for one model type; `$layer`
-/// are the tuple positions of its `Linear` layers.
+/// are the tuple positions of its `Linear` layers (`2.0.0`: inside a
+/// `Residual`).
 macro_rules! dfdx_runner {
-    ($name:ident, $model:ty, $in:literal, $out:literal, $b:literal, [$($layer:tt),+],
+    ($name:ident, $model:ty, $in:literal, $out:literal, $b:literal, [$($($layer:tt).+),+],
      $loss:ident, |$o:ident| $output:expr) => {
         fn $name(setup: &Setup<'_>) -> Box<dyn Runner> {
             type Built = <$model as BuildOnDevice<Cpu, f32>>::Built;
@@ -47,11 +48,11 @@ macro_rules! dfdx_runner {
             let mut tensors = setup.params.iter();
             $(
                 let w = tensors.next().expect("a weight");
-                let shape = *model.$layer.weight.shape();
-                model.$layer.weight = dev.tensor_from_vec(w.data.clone(), shape);
+                let shape = *model.$($layer).+.weight.shape();
+                model.$($layer).+.weight = dev.tensor_from_vec(w.data.clone(), shape);
                 let b = tensors.next().expect("a bias");
-                let shape = *model.$layer.bias.shape();
-                model.$layer.bias = dev.tensor_from_vec(b.data.clone(), shape);
+                let shape = *model.$($layer).+.bias.shape();
+                model.$($layer).+.bias = dev.tensor_from_vec(b.data.clone(), shape);
             )+
             let config = SgdConfig {
                 lr: f64::from(LEARNING_RATE),
@@ -127,6 +128,31 @@ dfdx_runner!(
     |o| o.softmax::<Axis<1>>()
 );
 
+/// Whether dfdx runs the workload here: its convolutions and pooling
+/// (`Conv2D`, `MaxPool2D`, `Flatten2D`) are behind its `nightly` feature
+/// (`generic_const_exprs`) in 0.13 and do not build on a stable
+/// toolchain, so `lenet` has no dfdx column.
+pub fn supports(w: &crate::common::data::Workload) -> bool {
+    w.arch != crate::common::data::Arch::LeNet
+}
+
+dfdx_runner!(
+    residual,
+    (
+        Linear<64, 128>,
+        ReLU,
+        Residual<(Linear<128, 128>, ReLU)>,
+        Residual<(Linear<128, 128>, ReLU)>,
+        Linear<128, 10>
+    ),
+    64,
+    10,
+    32,
+    [0, 2.0.0, 3.0.0, 4],
+    cross_entropy_with_logits_loss,
+    |o| o.softmax::<Axis<1>>()
+);
+
 /// The dfdx runner for a workload.
 pub fn build(setup: &Setup<'_>) -> Box<dyn Runner> {
     match setup.workload.name {
@@ -135,6 +161,7 @@ pub fn build(setup: &Setup<'_>) -> Box<dyn Runner> {
         "digits" => digits(setup),
         "mnist" => mnist(setup),
         "mnist3" => mnist3(setup),
+        "residual" => residual(setup),
         other => panic!("unknown workload {other}"),
     }
 }

@@ -1,6 +1,6 @@
 //! One module a framework; each builds a [`Runner`] for a workload.
 
-use crate::common::data::{Batch, Tensor, Workload};
+use crate::common::data::{Arch, Batch, Tensor, Workload};
 
 #[cfg(feature = "burn")]
 pub mod burn;
@@ -38,6 +38,17 @@ pub struct Framework {
     pub name: &'static str,
     /// Builds the runner for a workload.
     pub build: fn(&Setup<'_>) -> Box<dyn Runner>,
+    /// Whether it has a runner for the workload (the hand-written baselines
+    /// are multilayer perceptrons only).
+    pub supports: fn(&Workload) -> bool,
+}
+
+fn any(_: &Workload) -> bool {
+    true
+}
+
+fn mlp_only(w: &Workload) -> bool {
+    w.arch == Arch::Mlp
 }
 
 /// The frameworks compiled into this binary, chainrule first.
@@ -47,39 +58,47 @@ pub fn frameworks() -> Vec<Framework> {
         Framework {
             name: "chainrule",
             build: chainrule::build,
+            supports: any,
         },
         Framework {
             name: "chainrule 2 threads",
             build: chainrule::build_parallel,
+            supports: any,
         },
         Framework {
             name: "hand-written",
             build: handwritten::build,
+            supports: mlp_only,
         },
         Framework {
             name: "nalgebra",
             build: nalgebra::build,
+            supports: mlp_only,
         },
     ];
     #[cfg(feature = "dfdx")]
     all.push(Framework {
         name: "dfdx",
         build: dfdx::build,
+        supports: dfdx::supports,
     });
     #[cfg(feature = "candle")]
     all.push(Framework {
         name: "candle",
         build: candle::build,
+        supports: any,
     });
     #[cfg(feature = "burn")]
     {
         all.push(Framework {
             name: "burn-ndarray",
             build: burn::build_ndarray,
+            supports: any,
         });
         all.push(Framework {
             name: "burn-flex",
             build: burn::build_flex,
+            supports: any,
         });
     }
     all
