@@ -34,6 +34,7 @@ pub mod activations;
 pub mod conv;
 #[cfg(feature = "std")]
 pub mod data;
+pub mod dense;
 mod float;
 #[cfg(feature = "std")]
 pub mod gradcheck;
@@ -54,6 +55,7 @@ pub mod optim;
 pub mod parallel;
 pub mod rules;
 mod scalar;
+pub mod small;
 mod targets;
 #[cfg(test)]
 mod test_nets;
@@ -97,7 +99,7 @@ pub mod __private {
     pub use crate::layers::{
         init_rng, Conv2d, Conv2dNoBias, Dense, DenseNoBias, Init, InitRng, LayerNorm,
     };
-    pub use crate::{losses, ops, rules};
+    pub use crate::{dense, losses, ops, rules, small};
     pub use crate::{
         Backprop, BatchInputs, InputRows, LossReduction, Matrix, Model, Network, ParamInfo,
         Parameters, RowVector, Scalar, Targets, UpdateFn, WorkspaceOf,

@@ -235,6 +235,25 @@ impl<T: Scalar, const R: usize, const C: usize> Matrix<T, R, C> {
         row.try_into().expect("row has C entries")
     }
 
+    /// All the rows as one array, for loops whose every bound is a
+    /// constant (no bounds checks, fully unrollable).
+    #[inline(always)]
+    pub(crate) fn as_rows(&self) -> &[[T; C]; R] {
+        assert_eq!(self.data.len(), R * C, "a matrix holds R·C entries");
+        // SAFETY: `data` holds exactly R·C entries of T (asserted; it is
+        // the type's invariant, so the check folds away), and `[[T; C]; R]`
+        // is R·C consecutive T with T's alignment.
+        unsafe { &*self.data.as_ptr().cast::<[[T; C]; R]>() }
+    }
+
+    /// [`Matrix::as_rows`], mutable.
+    #[inline(always)]
+    pub(crate) fn as_rows_mut(&mut self) -> &mut [[T; C]; R] {
+        assert_eq!(self.data.len(), R * C, "a matrix holds R·C entries");
+        // SAFETY: as in `as_rows`; `&mut self` makes the borrow unique.
+        unsafe { &mut *self.data.as_mut_ptr().cast::<[[T; C]; R]>() }
+    }
+
     /// The rows, top to bottom.
     pub fn rows(&self) -> impl ExactSizeIterator<Item = &[T; C]> + '_ {
         self.data

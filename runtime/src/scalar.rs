@@ -74,6 +74,15 @@ pub trait Scalar:
     /// `self · a + b` in one rounding where the hardware allows it.
     fn mul_add(self, a: Self, b: Self) -> Self;
 
+    /// `self · a + b` in one rounding, for code compiled with FMA enabled
+    /// (`#[target_feature(enable = "fma")]`), where it is one instruction;
+    /// elsewhere a slow libm call. Without std, a plain multiply-add.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn fused_mul_add(self, a: Self, b: Self) -> Self {
+        self * a + b
+    }
+
     /// `x ← eˣ` for every entry. For `f32` a vectorized polynomial
     /// (AVX2 + FMA when the CPU has them; accuracy in
     /// [`kernels`](crate::kernels::exp_in_place)); for `f64` the standard
@@ -240,6 +249,11 @@ macro_rules! impl_scalar {
                 // A plain multiply-add: `f32::mul_add` is a slow libm call
                 // without `-C target-feature=+fma`.
                 self * a + b
+            }
+            #[cfg(feature = "std")]
+            #[inline(always)]
+            fn fused_mul_add(self, a: Self, b: Self) -> Self {
+                $t::mul_add(self, a, b)
             }
             #[inline]
             fn gemm(

@@ -1,0 +1,149 @@
+//! A dense layer's three products, each by whichever of the small forms
+//! ([`crate::small`]) and the matrix-product kernels is faster for its
+//! shape and batch size: the measured cost model of [`pays`].
+//!
+//! The generated code of every dense layer of at most [`MAX_WEIGHTS`]
+//! weights calls these functions; all their dimensions are constants, so
+//! each choice is made when the code is compiled and the other path is
+//! removed. Larger layers call the kernels directly.
+
+use crate::activations::{activate_into, Activation};
+use crate::matrix::{Matrix, RowVector};
+use crate::scalar::Scalar;
+use crate::{ops, rules, small};
+
+/// Layers of more weights never take the small forms: the forms keep the
+/// weights (or their gradient) in local arrays, which must stay small.
+pub const MAX_WEIGHTS: usize = 1024;
+
+/// One of the three matrix products of a dense layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Product {
+    /// `z = x·Wᵀ + 1·bᵀ`.
+    Forward,
+    /// Rule 5 and the bias: `∂l/∂W = (∂l/∂z)ᵀ·x`, `∂l/∂b = 1ᵀ·∂l/∂z`.
+    WeightGrad,
+    /// Rule 6: `∂l/∂x = ∂l/∂z·W`.
+    InputGrad,
+}
+
+/// Whether the small form of `product` is faster than the kernels for a
+/// batch of `batch` rows through a layer of `inputs` → `outputs`.
+///
+/// Measured product by product over batches 1–64 and dimensions 2–32
+/// (`cargo bench --bench small_forms`; the table and the machine are in
+/// the README, section "Unrolling"):
+/// - the weight and input gradients: always, up to [`MAX_WEIGHTS`] (the
+///   small forms take 0.1–0.9 of the kernels' time there: the kernels
+///   check, dispatch, pack and tile a product whose every dimension is
+///   small);
+/// - the forward product: up to 16 inputs, or for one row; with 32 inputs
+///   and more rows the kernels are up to 1.3–1.9× faster.
+///
+/// ```
+/// use chainrule::dense::{pays, Product};
+/// assert!(pays(Product::WeightGrad, 64, 16, 16));
+/// assert!(!pays(Product::Forward, 64, 32, 32));
+/// assert!(!pays(Product::InputGrad, 8, 784, 10), "more than MAX_WEIGHTS");
+/// ```
+#[must_use]
+pub const fn pays(product: Product, batch: usize, inputs: usize, outputs: usize) -> bool {
+    let weights = inputs.saturating_mul(outputs);
+    if weights > MAX_WEIGHTS {
+        return false;
+    }
+    match product {
+        Product::WeightGrad | Product::InputGrad => true,
+        Product::Forward => inputs <= 16 || batch == 1,
+    }
+}
+
+/// `z = x·Wᵀ + 1·bᵀ` (no bias: `bias = None`).
+///
+/// ```
+/// use chainrule::{dense, Matrix, RowVector};
+/// let x = Matrix::<f64, 1, 2>::from_rows([[1.0, 2.0]]);
+/// let w = Matrix::<f64, 3, 2>::from_rows([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]);
+/// let b = RowVector::<f64, 3>::from_rows([[0.5, 0.5, 0.5]]);
+/// let mut z = Matrix::zeros();
+/// dense::forward(&x, &w, Some(&b), &mut z);
+/// assert_eq!(z.row(0), &[1.5, 2.5, 3.5]);
+/// ```
+#[inline]
+pub fn forward<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
+    x: &Matrix<T, B, IN>,
+    weight: &Matrix<T, OUT, IN>,
+    bias: Option<&RowVector<T, OUT>>,
+    z: &mut Matrix<T, B, OUT>,
+) {
+    if const { pays(Product::Forward, B, IN, OUT) } {
+        small::forward(x, weight, bias, z);
+    } else {
+        match bias {
+            Some(bias) => ops::matmul_t_bias_into(x, weight, bias, z),
+            None => ops::matmul_t_into(x, weight, z),
+        }
+    }
+}
+
+/// [`forward`], then `a = f(z)`: an elementwise `f` (relu) in the small
+/// form's pass over the rows, or in the kernels' store after a bias; a
+/// vectorized one (tanh, sigmoid) over the whole of `z` after the product
+/// (measured: in the row pass it made `Deep16`/tanh 1.27× slower than the
+/// kernels).
+#[inline]
+pub fn forward_activate<
+    F: Activation,
+    T: Scalar,
+    const B: usize,
+    const IN: usize,
+    const OUT: usize,
+>(
+    x: &Matrix<T, B, IN>,
+    weight: &Matrix<T, OUT, IN>,
+    bias: Option<&RowVector<T, OUT>>,
+    z: &mut Matrix<T, B, OUT>,
+    a: &mut Matrix<T, B, OUT>,
+) {
+    if const { pays(Product::Forward, B, IN, OUT) && !F::VECTORIZED } {
+        small::forward_activate::<F, T, B, IN, OUT>(x, weight, bias, z, a);
+    } else if let (Some(bias), true) = (bias, F::NAME.as_bytes() == b"relu") {
+        ops::matmul_t_bias_relu_into(x, weight, bias, z, a);
+    } else {
+        forward(x, weight, bias, z);
+        activate_into::<F, T, B, OUT>(z, a);
+    }
+}
+
+/// Rule 5 and the bias gradient, written: `∂l/∂W = (∂l/∂z)ᵀ·x`,
+/// `∂l/∂b = 1ᵀ·∂l/∂z`.
+#[inline]
+pub fn weight_grad<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
+    dl_dz: &Matrix<T, B, OUT>,
+    x: &Matrix<T, B, IN>,
+    dl_dw: &mut Matrix<T, OUT, IN>,
+    dl_db: Option<&mut RowVector<T, OUT>>,
+) {
+    if const { pays(Product::WeightGrad, B, IN, OUT) } {
+        small::weight_grad(dl_dz, x, dl_dw, dl_db);
+    } else {
+        rules::rule5_weight_grad_into(dl_dz, x, dl_dw);
+        if let Some(dl_db) = dl_db {
+            rules::bias_grad_into(dl_dz, dl_db);
+        }
+    }
+}
+
+/// Rule 6, written: `∂l/∂x = ∂l/∂z·W`.
+#[inline]
+pub fn input_grad<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
+    dl_dz: &Matrix<T, B, OUT>,
+    weight: &Matrix<T, OUT, IN>,
+    dl_dx: &mut Matrix<T, B, IN>,
+) {
+    if const { pays(Product::InputGrad, B, IN, OUT) } {
+        small::input_grad(dl_dz, weight, dl_dx);
+    } else {
+        rules::rule6_input_grad_into(dl_dz, weight, dl_dx);
+    }
+}
