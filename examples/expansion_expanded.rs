@@ -115,48 +115,8 @@ impl<T: ::chainrule::__private::Scalar> Mnist<T> {
         self.forward_logits::<B>(x, ws);
         {
             let MnistWorkspace { z2, a2, .. } = ws;
-            /// a2 = softmax(z2)   [B×10]   (one row: unrolled with the scalar exp)
-            if B == 1 {
-                for (z_row, a_row) in z2.rows().zip(a2.rows_mut()) {
-                    let [z0, z1, z2, z3, z4, z5, z6, z7, z8, z9] = *z_row;
-                    let max = z0;
-                    let max = if z1 > max { z1 } else { max };
-                    let max = if z2 > max { z2 } else { max };
-                    let max = if z3 > max { z3 } else { max };
-                    let max = if z4 > max { z4 } else { max };
-                    let max = if z5 > max { z5 } else { max };
-                    let max = if z6 > max { z6 } else { max };
-                    let max = if z7 > max { z7 } else { max };
-                    let max = if z8 > max { z8 } else { max };
-                    let max = if z9 > max { z9 } else { max };
-                    let e0 = <T as ::chainrule::__private::Scalar>::exp(z0 - max);
-                    let e1 = <T as ::chainrule::__private::Scalar>::exp(z1 - max);
-                    let e2 = <T as ::chainrule::__private::Scalar>::exp(z2 - max);
-                    let e3 = <T as ::chainrule::__private::Scalar>::exp(z3 - max);
-                    let e4 = <T as ::chainrule::__private::Scalar>::exp(z4 - max);
-                    let e5 = <T as ::chainrule::__private::Scalar>::exp(z5 - max);
-                    let e6 = <T as ::chainrule::__private::Scalar>::exp(z6 - max);
-                    let e7 = <T as ::chainrule::__private::Scalar>::exp(z7 - max);
-                    let e8 = <T as ::chainrule::__private::Scalar>::exp(z8 - max);
-                    let e9 = <T as ::chainrule::__private::Scalar>::exp(z9 - max);
-                    let inv = <T as ::chainrule::__private::Scalar>::ONE
-                        / (e0 + e1 + e2 + e3 + e4 + e5 + e6 + e7 + e8 + e9);
-                    *a_row = [
-                        e0 * inv,
-                        e1 * inv,
-                        e2 * inv,
-                        e3 * inv,
-                        e4 * inv,
-                        e5 * inv,
-                        e6 * inv,
-                        e7 * inv,
-                        e8 * inv,
-                        e9 * inv,
-                    ];
-                }
-            } else {
-                ::chainrule::__private::softmax_rows_into(z2, a2);
-            }
+            /// a2 = softmax(z2)   [B×10]
+            ::chainrule::__private::softmax_rows_into(z2, a2);
         }
         &ws.a2
     }
@@ -895,11 +855,13 @@ impl<T: ::chainrule::__private::Scalar> Skip<T> {
             first,
             h,
         );
-        /// block = h·block.weightᵀ + 1·block.biasᵀ   [B×32] = [B×32]·[32×32] + [1×32]
-        self.block.forward_into(h, block);
-        /// tanh_block = tanh(block)   [B×32]
-        ::chainrule::__private::activate_into::<::chainrule::__private::Tanh, T, B, _>(
-            block, tanh_block,
+        /// block = h·block.weightᵀ + 1·block.biasᵀ   [B×32] = [B×32]·[32×32] + [1×32]; tanh_block = tanh(block)   (small layer: the row-by-row form or the kernels, as dense::pays measured, the activation in the same pass)
+        ::chainrule::__private::dense::forward_activate::<::chainrule::__private::Tanh, T, B, _, _>(
+            h,
+            &self.block.weight,
+            ::core::option::Option::Some(&self.block.bias),
+            block,
+            tanh_block,
         );
         /// r = h + tanh_block   [B×32]
         ::chainrule::__private::ops::add_into(h, tanh_block, r);
@@ -907,8 +869,13 @@ impl<T: ::chainrule::__private::Scalar> Skip<T> {
         ::chainrule::__private::ops::Columns::<0>::place(r, concat1);
         /// concat1[:, 32..] = extra   (concat: r, extra side by side)
         ::chainrule::__private::ops::Columns::<32>::place(extra, concat1);
-        /// out = concat1·out.weightᵀ + 1·out.biasᵀ   [B×10] = [B×36]·[36×10] + [1×10]
-        self.out.forward_into(concat1, out);
+        /// out = concat1·out.weightᵀ + 1·out.biasᵀ   [B×10] = [B×36]·[36×10] + [1×10]   (small layer: the row-by-row form or the kernels, as dense::pays measured)
+        ::chainrule::__private::dense::forward(
+            concat1,
+            &self.out.weight,
+            ::core::option::Option::Some(&self.out.bias),
+            out,
+        );
     }
     /// The forward pass over `B` rows into the workspace; returns the
     /// output (after the output activation).
@@ -925,48 +892,8 @@ impl<T: ::chainrule::__private::Scalar> Skip<T> {
         self.forward_logits::<B>(inputs, ws);
         {
             let SkipWorkspace { out, output, .. } = ws;
-            /// output = softmax(out)   [B×10]   (one row: unrolled with the scalar exp)
-            if B == 1 {
-                for (z_row, a_row) in out.rows().zip(output.rows_mut()) {
-                    let [z0, z1, z2, z3, z4, z5, z6, z7, z8, z9] = *z_row;
-                    let max = z0;
-                    let max = if z1 > max { z1 } else { max };
-                    let max = if z2 > max { z2 } else { max };
-                    let max = if z3 > max { z3 } else { max };
-                    let max = if z4 > max { z4 } else { max };
-                    let max = if z5 > max { z5 } else { max };
-                    let max = if z6 > max { z6 } else { max };
-                    let max = if z7 > max { z7 } else { max };
-                    let max = if z8 > max { z8 } else { max };
-                    let max = if z9 > max { z9 } else { max };
-                    let e0 = <T as ::chainrule::__private::Scalar>::exp(z0 - max);
-                    let e1 = <T as ::chainrule::__private::Scalar>::exp(z1 - max);
-                    let e2 = <T as ::chainrule::__private::Scalar>::exp(z2 - max);
-                    let e3 = <T as ::chainrule::__private::Scalar>::exp(z3 - max);
-                    let e4 = <T as ::chainrule::__private::Scalar>::exp(z4 - max);
-                    let e5 = <T as ::chainrule::__private::Scalar>::exp(z5 - max);
-                    let e6 = <T as ::chainrule::__private::Scalar>::exp(z6 - max);
-                    let e7 = <T as ::chainrule::__private::Scalar>::exp(z7 - max);
-                    let e8 = <T as ::chainrule::__private::Scalar>::exp(z8 - max);
-                    let e9 = <T as ::chainrule::__private::Scalar>::exp(z9 - max);
-                    let inv = <T as ::chainrule::__private::Scalar>::ONE
-                        / (e0 + e1 + e2 + e3 + e4 + e5 + e6 + e7 + e8 + e9);
-                    *a_row = [
-                        e0 * inv,
-                        e1 * inv,
-                        e2 * inv,
-                        e3 * inv,
-                        e4 * inv,
-                        e5 * inv,
-                        e6 * inv,
-                        e7 * inv,
-                        e8 * inv,
-                        e9 * inv,
-                    ];
-                }
-            } else {
-                ::chainrule::__private::softmax_rows_into(out, output);
-            }
+            /// output = softmax(out)   [B×10]
+            ::chainrule::__private::softmax_rows_into(out, output);
         }
         &ws.output
     }
@@ -1075,18 +1002,15 @@ impl<T: ::chainrule::__private::Scalar> Skip<T> {
             output,
             ::core::option::Option::Some(dl_dout),
         );
-        /// rule 5: dl_dout.weight = dl_doutᵀ·concat1   [10×36] = [10×B]·[B×36]
-        let dl_dout_weight = &mut grads.out.weight;
-        ::chainrule::__private::rules::rule5_weight_grad_into(dl_dout, concat1, dl_dout_weight);
-        /// bias: dl_dout.bias = 1ᵀ·dl_dout (column sums)   [1×10] = [1×B]·[B×10]
-        let dl_dout_bias = &mut grads.out.bias;
-        ::chainrule::__private::rules::bias_grad_into(dl_dout, dl_dout_bias);
-        /// rule 6: dl_dconcat1 = dl_dout·out.weight   [B×36] = [B×10]·[10×36]
-        ::chainrule::__private::rules::rule6_input_grad_into(
+        /// rule 5: dl_dout.weight = dl_doutᵀ·concat1   [10×36] = [10×B]·[B×36];  bias: dl_dout.bias = 1ᵀ·dl_dout (column sums)   [1×10] = [1×B]·[B×10]   (small layer: the row-by-row form or the kernels, as dense::pays measured)
+        ::chainrule::__private::dense::weight_grad(
             dl_dout,
-            &self.out.weight,
-            dl_dconcat1,
+            concat1,
+            &mut grads.out.weight,
+            ::core::option::Option::Some(&mut grads.out.bias),
         );
+        /// rule 6: dl_dconcat1 = dl_dout·out.weight   [B×36] = [B×10]·[10×36]   (small layer: the row-by-row form or the kernels, as dense::pays measured)
+        ::chainrule::__private::dense::input_grad(dl_dout, &self.out.weight, dl_dconcat1);
         if INPUT_GRADS {
             /// concat: dl_dextra = columns 32.. of dl_dconcat1 (the Jacobian of a concatenation selects them)   [B×4]
             ::chainrule::__private::ops::Columns::<32>::take_into(dl_dconcat1, dl_dextra);
@@ -1104,12 +1028,13 @@ impl<T: ::chainrule::__private::Scalar> Skip<T> {
             B,
             _,
         >(dl_dtanh_block, block, tanh_block, dl_dblock);
-        /// rule 5: dl_dblock.weight = dl_dblockᵀ·h   [32×32] = [32×B]·[B×32]
-        let dl_dblock_weight = &mut grads.block.weight;
-        ::chainrule::__private::rules::rule5_weight_grad_into(dl_dblock, h, dl_dblock_weight);
-        /// bias: dl_dblock.bias = 1ᵀ·dl_dblock (column sums)   [1×32] = [1×B]·[B×32]
-        let dl_dblock_bias = &mut grads.block.bias;
-        ::chainrule::__private::rules::bias_grad_into(dl_dblock, dl_dblock_bias);
+        /// rule 5: dl_dblock.weight = dl_dblockᵀ·h   [32×32] = [32×B]·[B×32];  bias: dl_dblock.bias = 1ᵀ·dl_dblock (column sums)   [1×32] = [1×B]·[B×32]   (small layer: the row-by-row form or the kernels, as dense::pays measured)
+        ::chainrule::__private::dense::weight_grad(
+            dl_dblock,
+            h,
+            &mut grads.block.weight,
+            ::core::option::Option::Some(&mut grads.block.bias),
+        );
         /// rule 6: dl_dh += dl_dblock·block.weight   [B×32] = [B×32]·[32×32]; sum rule: added to dl_dh, which feeds several operations
         ::chainrule::__private::rules::rule6_input_grad_acc(dl_dblock, &self.block.weight, dl_dh);
         /// rule 7: dl_dfirst = dl_dh ⊗ relu′(first) = [first > 0]   [B×32]
@@ -1844,8 +1769,13 @@ impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
         ::chainrule::__private::activate_into::<::chainrule::__private::Relu, T, B, _>(z1, a1);
         /// z2 = the max of each 2×2 window of a1 (stride 2)   [B×4·4·4]
         ::chainrule::__private::Pool2dGeometry::<4, 8, 8, 2, 2>::max_forward(a1, z2);
-        /// z4 = z3·W4ᵀ + 1·b4ᵀ   [B×10] = [B×64]·[64×10] + [1×10]
-        self.output.forward_into(z2, z4);
+        /// z4 = z3·W4ᵀ + 1·b4ᵀ   [B×10] = [B×64]·[64×10] + [1×10]   (small layer: the row-by-row form or the kernels, as dense::pays measured)
+        ::chainrule::__private::dense::forward(
+            z2,
+            &self.output.weight,
+            ::core::option::Option::Some(&self.output.bias),
+            z4,
+        );
     }
     /// The forward pass over `B` rows into the workspace; returns the
     /// output (after the output activation).
@@ -1859,48 +1789,8 @@ impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
         self.forward_logits::<B>(x, ws);
         {
             let TinyCnnWorkspace { z4, a4, .. } = ws;
-            /// a4 = softmax(z4)   [B×10]   (one row: unrolled with the scalar exp)
-            if B == 1 {
-                for (z_row, a_row) in z4.rows().zip(a4.rows_mut()) {
-                    let [z0, z1, z2, z3, z4, z5, z6, z7, z8, z9] = *z_row;
-                    let max = z0;
-                    let max = if z1 > max { z1 } else { max };
-                    let max = if z2 > max { z2 } else { max };
-                    let max = if z3 > max { z3 } else { max };
-                    let max = if z4 > max { z4 } else { max };
-                    let max = if z5 > max { z5 } else { max };
-                    let max = if z6 > max { z6 } else { max };
-                    let max = if z7 > max { z7 } else { max };
-                    let max = if z8 > max { z8 } else { max };
-                    let max = if z9 > max { z9 } else { max };
-                    let e0 = <T as ::chainrule::__private::Scalar>::exp(z0 - max);
-                    let e1 = <T as ::chainrule::__private::Scalar>::exp(z1 - max);
-                    let e2 = <T as ::chainrule::__private::Scalar>::exp(z2 - max);
-                    let e3 = <T as ::chainrule::__private::Scalar>::exp(z3 - max);
-                    let e4 = <T as ::chainrule::__private::Scalar>::exp(z4 - max);
-                    let e5 = <T as ::chainrule::__private::Scalar>::exp(z5 - max);
-                    let e6 = <T as ::chainrule::__private::Scalar>::exp(z6 - max);
-                    let e7 = <T as ::chainrule::__private::Scalar>::exp(z7 - max);
-                    let e8 = <T as ::chainrule::__private::Scalar>::exp(z8 - max);
-                    let e9 = <T as ::chainrule::__private::Scalar>::exp(z9 - max);
-                    let inv = <T as ::chainrule::__private::Scalar>::ONE
-                        / (e0 + e1 + e2 + e3 + e4 + e5 + e6 + e7 + e8 + e9);
-                    *a_row = [
-                        e0 * inv,
-                        e1 * inv,
-                        e2 * inv,
-                        e3 * inv,
-                        e4 * inv,
-                        e5 * inv,
-                        e6 * inv,
-                        e7 * inv,
-                        e8 * inv,
-                        e9 * inv,
-                    ];
-                }
-            } else {
-                ::chainrule::__private::softmax_rows_into(z4, a4);
-            }
+            /// a4 = softmax(z4)   [B×10]
+            ::chainrule::__private::softmax_rows_into(z4, a4);
         }
         &ws.a4
     }
@@ -1993,14 +1883,15 @@ impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
             a4,
             ::core::option::Option::Some(dl_dz4),
         );
-        /// rule 5: dl_dw4 = dl_dz4ᵀ·z3   [10×64] = [10×B]·[B×64]
-        let dl_dw4 = &mut grads.output.weight;
-        ::chainrule::__private::rules::rule5_weight_grad_into(dl_dz4, z2, dl_dw4);
-        /// bias: dl_db4 = 1ᵀ·dl_dz4 (column sums)   [1×10] = [1×B]·[B×10]
-        let dl_db4 = &mut grads.output.bias;
-        ::chainrule::__private::rules::bias_grad_into(dl_dz4, dl_db4);
-        /// rule 6: dl_dz3 = dl_dz4·W4   [B×64] = [B×10]·[10×64]
-        ::chainrule::__private::rules::rule6_input_grad_into(dl_dz4, &self.output.weight, dl_dz2);
+        /// rule 5: dl_dw4 = dl_dz4ᵀ·z3   [10×64] = [10×B]·[B×64];  bias: dl_db4 = 1ᵀ·dl_dz4 (column sums)   [1×10] = [1×B]·[B×10]   (small layer: the row-by-row form or the kernels, as dense::pays measured)
+        ::chainrule::__private::dense::weight_grad(
+            dl_dz4,
+            z2,
+            &mut grads.output.weight,
+            ::core::option::Option::Some(&mut grads.output.bias),
+        );
+        /// rule 6: dl_dz3 = dl_dz4·W4   [B×64] = [B×10]·[10×64]   (small layer: the row-by-row form or the kernels, as dense::pays measured)
+        ::chainrule::__private::dense::input_grad(dl_dz4, &self.output.weight, dl_dz2);
         /// max pooling: dl_da1 = dl_dz2 at the first maximum of each window (row-major), 0 elsewhere (the Jacobian of a max is the indicator of its argmax)   [B×4·8·8]
         ::chainrule::__private::Pool2dGeometry::<4, 8, 8, 2, 2>::max_backward(
             a1, dl_dz2, dl_da1, false,

@@ -198,22 +198,11 @@ fn step_backward(model: &Model, index: usize, plan: &mut Plan, options: Options)
                     sum_rule(model, mode, *input)
                 );
                 let doc = accumulated(doc, mode);
-                match (
-                    mode,
-                    unroll::activation_backward(model, *activation, *input, *output, options),
-                ) {
-                    (Mode::Write, Some(unrolled)) => {
-                        let doc = format!("{doc}   (unrolled)");
-                        quote! { #[doc = #doc] #unrolled }
-                    }
-                    _ => {
-                        let f = super::forward::activation_type(*activation);
-                        let call = format_ident!("rule7_activation_grad_{}", suffix(mode));
-                        quote! {
-                            #[doc = #doc]
-                            #rt::rules::#call::<#f, T, B, _>(#da, #z, #a, #dz);
-                        }
-                    }
+                let f = super::forward::activation_type(*activation);
+                let call = format_ident!("rule7_activation_grad_{}", suffix(mode));
+                quote! {
+                    #[doc = #doc]
+                    #rt::rules::#call::<#f, T, B, _>(#da, #z, #a, #dz);
                 }
             };
             guard(plan, model, *input, statement)
@@ -414,7 +403,7 @@ fn dense(
         ""
     };
     let mut out = TokenStream::new();
-    let unrolled = (junction.is_none() && param_mode == Mode::Write && l.uses == 1)
+    let small = (junction.is_none() && param_mode == Mode::Write && l.uses == 1)
         .then(|| unroll::dense_backward(model, layer, input, output, options))
         .flatten();
     let (dw_text, db_text) = match model.form {
@@ -442,13 +431,14 @@ fn dense(
             format_ident!("dl_d{}_bias", field),
         ),
     };
-    if let Some(unrolled) = &unrolled {
+    if let Some(small) = &small {
+        let tag = unroll::small_layer(model, layer, options).map_or("", |small| small.tag());
         let doc = if bias {
-            format!("{w_doc}; {b_doc}   (unrolled)")
+            format!("{w_doc}; {b_doc}   ({tag})")
         } else {
-            format!("{w_doc}   (unrolled)")
+            format!("{w_doc}   ({tag})")
         };
-        out.extend(quote! { #[doc = #doc] #unrolled });
+        out.extend(quote! { #[doc = #doc] #small });
     } else {
         let x = super::through_junction(quote!(#x), junction, false);
         let rule5 = format_ident!("rule5_weight_grad_{}", suffix(param_mode));
@@ -481,9 +471,10 @@ fn dense(
         _ => None,
     };
     let statement = match statement {
-        Some(unrolled) => {
-            let doc = format!("{doc}   (unrolled)");
-            quote! { #[doc = #doc] #unrolled }
+        Some(small) => {
+            let tag = unroll::small_layer(model, layer, options).map_or("", |small| small.tag());
+            let doc = format!("{doc}   ({tag})");
+            quote! { #[doc = #doc] #small }
         }
         None => {
             let dx = super::through_junction(quote!(#dx), junction, true);

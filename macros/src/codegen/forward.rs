@@ -250,7 +250,7 @@ pub(super) fn concat_offsets(model: &Model, inputs: &[ValueId]) -> Vec<Offset> {
     out
 }
 
-/// `z = x·Wᵀ + 1·bᵀ`: unrolled, or with a following relu in the product's
+/// `z = x·Wᵀ + 1·bᵀ`: by the small forms, or with a following relu in the product's
 /// store, or the layer's `forward_into`.
 fn dense(model: &Model, index: usize, options: Options) -> TokenStream {
     let rt = rt();
@@ -289,20 +289,21 @@ fn dense(model: &Model, index: usize, options: Options) -> TokenStream {
     };
     let field = &l.name;
     let then = fused_small_activation(model, index, options);
-    if let Some(unrolled) = junction
+    if let Some(small) = junction
         .is_none()
         .then(|| unroll::dense_forward_then(model, *layer, *input, *output, then, options))
         .flatten()
     {
+        let tag = unroll::small_layer(model, *layer, options).map_or("", |small| small.tag());
         let doc = match then {
             Some((activation, a)) => format!(
-                "{doc}; {} = {}({zn})   (unrolled, the activation written in the same row loop)",
+                "{doc}; {} = {}({zn})   ({tag}, the activation in the same pass)",
                 value_name(model, a),
                 activation.name()
             ),
-            None => format!("{doc}   (unrolled)"),
+            None => format!("{doc}   ({tag})"),
         };
-        return quote! { #[doc = #doc] #unrolled };
+        return quote! { #[doc = #doc] #small };
     }
     let x = super::through_junction(quote!(#x), junction.as_deref(), false);
     if let Some(relu) = fused_relu(model, index, options) {
@@ -336,7 +337,7 @@ pub(super) fn bias_name(model: &Model, layer: usize) -> String {
     }
 }
 
-/// `a = f(z)`, unrolled or through the runtime.
+/// `a = f(z)`, in the small layer's pass or through the runtime.
 fn activation_step(
     model: &Model,
     activation: Activation,
@@ -360,16 +361,6 @@ fn activation_step(
         value_name(model, input),
         value_shape(model, output)
     );
-    if let Some(unrolled) = unroll::activation_forward(model, activation, input, output, options) {
-        let doc = format!("{doc}   (unrolled)");
-        return quote! { #[doc = #doc] #unrolled };
-    }
-    if activation == Activation::Softmax {
-        if let Some(unrolled) = unroll::softmax_forward(model, input, output, options) {
-            let doc = format!("{doc}   (one row: unrolled with the scalar exp)");
-            return quote! { #[doc = #doc] #unrolled };
-        }
-    }
     let call = match activation {
         Activation::Softmax => quote!(#rt::softmax_rows_into(#z, #a);),
         other => {
@@ -380,7 +371,7 @@ fn activation_step(
     quote! { #[doc = #doc] #call }
 }
 
-/// The elementwise activation (and its output) that the unrolled dense
+/// The elementwise activation (and its output) that the small dense
 /// step `index` writes in its own row loop: the activation step of its
 /// output, unless it is the output activation of a fused loss (which the
 /// loss computes) or softmax.
@@ -420,7 +411,7 @@ pub(super) fn fused_small_activation(
 
 /// The output of the relu that the kernel-path dense step `index` (with a
 /// bias) writes as it stores its product, when a relu reads its output and
-/// is not unrolled; `None` otherwise.
+/// is not a small layer; `None` otherwise.
 pub(super) fn fused_relu(model: &Model, index: usize, options: Options) -> Option<ValueId> {
     let Step::Dense {
         layer,
@@ -444,11 +435,7 @@ pub(super) fn fused_relu(model: &Model, index: usize, options: Options) -> Optio
             activation: Activation::Relu,
             input: z,
             output: a,
-        } if z == output
-            && unroll::activation_forward(model, Activation::Relu, *z, *a, options).is_none() =>
-        {
-            Some(*a)
-        }
+        } if z == output => Some(*a),
         _ => None,
     })
 }

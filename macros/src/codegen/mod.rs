@@ -73,27 +73,22 @@ pub(crate) fn rt() -> TokenStream {
     })
 }
 
-/// Options of the generator (the unrolling threshold is measured, see
+/// Options of the generator (which dense layers take the small forms, see
 /// [`unroll`]).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
-    /// Dense layers with `inputs · outputs` at most this are unrolled.
-    pub unroll_max_weights: usize,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            unroll_max_weights: unroll::DEFAULT_MAX_WEIGHTS,
-        }
-    }
+    /// `None`: layers of at most [`unroll::MEASURED_MAX_WEIGHTS`] weights
+    /// go through the runtime's cost model, product by product; `Some(n)`
+    /// (`#[chainrule(unroll = n)]`): layers of at most `n` weights always
+    /// take the small forms, the others the kernels.
+    pub unroll: Option<usize>,
 }
 
 /// Everything generated for a valid network.
 pub fn generate(model: &Model, mut options: Options) -> TokenStream {
     let _crate_path = CratePath::set(model.settings.krate.as_ref());
     if let Some(max_weights) = model.settings.unroll {
-        options.unroll_max_weights = max_weights;
+        options.unroll = Some(max_weights);
     }
     let names = Names::new(model);
     let structs = glue::structs(model, &names);

@@ -121,52 +121,48 @@ fn dot_is_well_formed_every_edge_joins_declared_nodes() {
 }
 
 #[test]
-fn small_layers_are_unrolled_and_the_attribute_turns_it_off() {
+fn small_layers_take_the_small_forms_and_the_attribute_overrides_it() {
     let small = generated(quote! {
         struct Xor { hidden: Dense<2, 8> => tanh, output: Dense<8, 1> => sigmoid, loss: binary_cross_entropy }
     });
-    // Forward of the 2×8 layer: the weight columns gathered into arrays,
-    // each row two 8-wide multiply-adds into an accumulator.
+    // Forward: the 2×8 layer and its tanh in one pass over the rows, by the
+    // runtime's fixed-size form; the 8×1 layer alone (its sigmoid is fused
+    // into the loss).
     assert!(
         small.contains(
-            "let w_col1 : [T ; 8] = [w0_1 , w1_1 , w2_1 , w3_1 , w4_1 , w5_1 , w6_1 , w7_1] ;"
+            ":: chainrule :: __private :: dense :: forward_activate :: < :: chainrule :: __private :: Tanh , T , B , _ , _ > (x , & self . hidden . weight , :: core :: option :: Option :: Some (& self . hidden . bias) , z1 , a1)"
         ),
         "{small}"
     );
-    assert!(small.contains("for o in 0 .. 8 { acc [o] = acc [o] + x1 * w_col1 [o] ; }"));
-    // The 8×1 layer: one sum of products per output.
-    assert!(small.contains("let acc : [T ; 1] = [b0 + w0_0 * x0 + w0_1 * x1 + w0_2 * x2"));
-    // Rows are vectorized one at a time, not across the batch.
-    assert!(small.contains("let x_row = :: core :: hint :: black_box (x_row) ;"));
-    // The hidden row written to z1 and a1 in one loop, then tanh over the
-    // whole of a1 through the runtime's slice form.
-    assert!(small.contains("* z_row = acc ; * a_row = acc ;"));
-    assert!(small.contains("< :: chainrule :: __private :: Tanh as :: chainrule :: __private :: Activation > :: apply_in_place :: < T > (a1 . as_mut_slice ())"));
-    assert!(!small.contains("activate_into :: < :: chainrule :: __private :: Tanh"));
-    // Backward: the weight gradients accumulated in local arrays, stored
-    // once; columns for the 2×8 layer (8 outputs > 2 inputs), rows for 8×1.
     assert!(small.contains(
-        "for o in 0 .. 8 { dl_dw1_col1 [o] = dl_dw1_col1 [o] + x_row [1] * d_row [o] ; }"
+        ":: chainrule :: __private :: dense :: forward (a1 , & self . output . weight , :: core :: option :: Option :: Some (& self . output . bias) , z2)"
+    ));
+    // Backward: rules 5 and 6 by the small forms, the gradients written.
+    assert!(small.contains(
+        ":: chainrule :: __private :: dense :: weight_grad (dl_dz2 , a1 , & mut grads . output . weight , :: core :: option :: Option :: Some (& mut grads . output . bias))"
     ));
     assert!(small.contains(
-        "* grads . hidden . weight . row_mut (7) = [dl_dw1_col0 [7] , dl_dw1_col1 [7]] ;"
+        ":: chainrule :: __private :: dense :: input_grad (dl_dz2 , & self . output . weight , dl_da1)"
     ));
     assert!(small.contains(
-        "for i in 0 .. 8 { dl_dw2_row0 [i] = dl_dw2_row0 [i] + d_row [0] * x_row [i] ; }"
+        ":: chainrule :: __private :: dense :: weight_grad (dl_dz1 , x , & mut grads . hidden . weight"
     ));
-    assert!(
-        small.contains("* grads . output . bias . row_mut (0) = dl_db2 ;"),
-        "{small}"
-    );
-    // Rule 6 of the 8×1 layer: dl_da1 = d0·(row 0 of W2).
-    assert!(small.contains("for i in 0 .. 8 { acc [i] = d0 * w_row0 [i] ; }"));
     assert!(!small.contains("forward_into"), "no kernel call left");
+
+    // A setting forces the small forms up to its weight count.
+    let forced = generated(quote! {
+        #[chainrule(unroll = 16)]
+        struct Xor { hidden: Dense<2, 8> => tanh, output: Dense<8, 1> => sigmoid, loss: binary_cross_entropy }
+    });
+    assert!(forced.contains(":: chainrule :: __private :: small :: forward_activate :: <"));
+    assert!(forced.contains(":: chainrule :: __private :: small :: weight_grad (dl_dz1"));
+    assert!(!forced.contains("dense ::"));
 
     let off = generated(quote! {
         #[chainrule(unroll = 0)]
         struct Xor { hidden: Dense<2, 8> => tanh, output: Dense<8, 1> => sigmoid, loss: binary_cross_entropy }
     });
-    assert!(!off.contains("z_row"));
+    assert!(!off.contains("small ::") && !off.contains("dense ::"));
     assert!(off.contains("self . hidden . forward_into (x , z1)"));
     assert!(
         !off.contains("chainrule (unroll"),
@@ -176,13 +172,12 @@ fn small_layers_are_unrolled_and_the_attribute_turns_it_off() {
     let big = generated(quote! {
         struct Big { hidden: Dense<784, 128> => relu, output: Dense<128, 10> => softmax, loss: cross_entropy }
     });
-    assert!(!big.contains("w_col"), "large layers call the kernels");
-    assert!(!big.contains("black_box"), "large layers call the kernels");
+    assert!(
+        !big.contains("small ::") && !big.contains("dense ::"),
+        "large layers call the kernels"
+    );
     assert!(big.contains("self . output . forward_into (a1 , z2)"));
-    // The softmax of one row of 10 logits is unrolled; more rows take the
-    // runtime's block form.
-    assert!(big.contains("if B == 1 {"));
-    assert!(big.contains("} else { :: chainrule :: __private :: softmax_rows_into (z2 , a2) ; }"));
+    assert!(big.contains(":: chainrule :: __private :: softmax_rows_into (z2 , a2) ;"));
 }
 
 #[test]
