@@ -38,7 +38,8 @@ pub enum Arch {
 /// One benchmark workload: a network and its training batch.
 #[derive(Debug, Clone, Copy)]
 pub struct Workload {
-    /// Short name (`xor`, `iris`, `digits`, `mnist`, `mnist3`).
+    /// Short name (`xor`, `iris`, `digits`, `mnist`, `mnist3`, `lenet`,
+    /// `residual`, `policy`).
     pub name: &'static str,
     /// Layer widths, input first: `[784, 128, 10]`.
     pub dims: &'static [usize],
@@ -99,9 +100,10 @@ pub const WORKLOADS: [Workload; 5] = [
     },
 ];
 
-/// The workloads of issues 10 and 9: a convolutional network and a
-/// residual one (training step and batch-1 inference, like the others).
-pub const NEW_WORKLOADS: [Workload; 2] = [
+/// The workloads of issues 10, 9 and 15: a convolutional network, a
+/// residual one and a control policy (training step and batch-1 inference,
+/// like the others).
+pub const NEW_WORKLOADS: [Workload; 3] = [
     Workload {
         name: "lenet",
         dims: &[784, 400, 120, 84, 10],
@@ -117,6 +119,14 @@ pub const NEW_WORKLOADS: [Workload; 2] = [
         hidden: Hidden::Relu,
         head: Head::SoftmaxCe,
         arch: Arch::Residual,
+    },
+    Workload {
+        name: "policy",
+        dims: &[24, 64, 64, 4],
+        batch: 64,
+        hidden: Hidden::Tanh,
+        head: Head::SoftmaxCe,
+        arch: Arch::Mlp,
     },
 ];
 

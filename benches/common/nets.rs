@@ -97,3 +97,14 @@ pub fn load<P: Parameters<Scalar = f32>>(net: &mut P, params: &[super::data::Ten
     });
     assert!(next.next().is_none(), "as many tensors as the network has");
 }
+
+network! {
+    /// policy (issue 15): 24 → 64 → 64 → 4, tanh, softmax + cross-entropy
+    /// over 4 discrete actions: the size of a typical control policy.
+    pub struct Policy {
+        hidden1: Dense<24, 64> => tanh,
+        hidden2: Dense<64, 64> => tanh,
+        output: Dense<64, 4> => softmax,
+        loss: cross_entropy,
+    }
+}

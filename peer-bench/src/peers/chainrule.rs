@@ -69,6 +69,7 @@ pub fn build(setup: &Setup<'_>) -> Box<dyn Runner> {
         "mnist3" => runner::<nets::Mnist3, 784, 10, 128>(setup),
         "lenet" => runner::<nets::LeNet, 784, 10, 64>(setup),
         "residual" => runner::<nets::Residual, 64, 10, 32>(setup),
+        "policy" => runner::<nets::Policy, 24, 4, 64>(setup),
         other => panic!("unknown workload {other}"),
     }
 }
@@ -137,6 +138,7 @@ pub fn build_parallel(setup: &Setup<'_>) -> Box<dyn Runner> {
         "mnist3" => parallel::<nets::Mnist3, 784, 10, 128, 64>(setup),
         "lenet" => parallel::<nets::LeNet, 784, 10, 64, 32>(setup),
         "residual" => parallel::<nets::Residual, 64, 10, 32, 16>(setup),
+        "policy" => parallel::<nets::Policy, 24, 4, 64, 32>(setup),
         other => panic!("unknown workload {other}"),
     }
 }

@@ -128,6 +128,17 @@ dfdx_runner!(
     |o| o.softmax::<Axis<1>>()
 );
 
+dfdx_runner!(
+    policy,
+    (Linear<24, 64>, Tanh, Linear<64, 64>, Tanh, Linear<64, 4>),
+    24,
+    4,
+    64,
+    [0, 2, 4],
+    cross_entropy_with_logits_loss,
+    |o| o.softmax::<Axis<1>>()
+);
+
 /// Whether dfdx runs the workload here: its convolutions and pooling
 /// (`Conv2D`, `MaxPool2D`, `Flatten2D`) are behind its `nightly` feature
 /// (`generic_const_exprs`) in 0.13 and do not build on a stable
@@ -162,6 +173,7 @@ pub fn build(setup: &Setup<'_>) -> Box<dyn Runner> {
         "mnist" => mnist(setup),
         "mnist3" => mnist3(setup),
         "residual" => residual(setup),
+        "policy" => policy(setup),
         other => panic!("unknown workload {other}"),
     }
 }

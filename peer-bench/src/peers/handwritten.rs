@@ -41,6 +41,7 @@ pub fn build(setup: &Setup<'_>) -> Box<dyn Runner> {
         "digits" => runner::<Mlp1<64, 32, 10, 32>>(setup),
         "mnist" => runner::<Mlp1<784, 128, 10, 64>>(setup),
         "mnist3" => runner::<Mlp2<784, 256, 128, 10, 128>>(setup),
+        "policy" => runner::<Mlp2<24, 64, 64, 4, 64>>(setup),
         other => panic!("unknown workload {other}"),
     }
 }

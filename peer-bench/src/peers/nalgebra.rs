@@ -279,6 +279,7 @@ pub fn build(setup: &Setup<'_>) -> Box<dyn Runner> {
         "digits" => mlp1::<64, 32, 10, 32>(setup),
         "mnist" => mlp1::<784, 128, 10, 64>(setup),
         "mnist3" => mlp2::<784, 256, 128, 10, 128>(setup),
+        "policy" => mlp2::<24, 64, 64, 4, 64>(setup),
         other => panic!("unknown workload {other}"),
     }
 }
