@@ -10,12 +10,13 @@
 //! Each form is a generic function, so a network repeating one layer shape
 //! compiles it once (its callers share the instance), and a network's
 //! compile time grows with its number of distinct small shapes rather than
-//! with its depth. The macro chooses, layer by layer, between these forms
-//! and the kernels (see the README, section "Unrolling"), and
-//! `#[chainrule(unroll = N)]` sets the weight count up to which it uses
-//! them. The forms are for layers whose weights fit in registers: they copy
-//! the weights into local arrays, which for a large layer would be a
-//! weight-sized array on the stack.
+//! with its depth. [`crate::dense`] chooses, product by product, between
+//! these forms and the kernels (its measured cost model), and
+//! `#[chainrule(unroll = N)]` makes the generated code call these forms
+//! directly for layers of at most N weights. The forms read the matrices in
+//! place; only the forward pass over four or more rows copies the weights,
+//! transposed, into a local array, which for a large layer would be a
+//! weight-sized array on the stack: they are for small layers.
 //!
 //! Every form computes what its kernel counterpart computes, in the same
 //! order of additions per entry (the bias first, then the inputs in order),
@@ -400,13 +401,11 @@ pub fn forward_activate<
 }
 
 /// Rule 5 and the bias gradient, written (not added): `∂l/∂W = (∂l/∂z)ᵀ·x`
-/// and `∂l/∂b = 1ᵀ·∂l/∂z`, accumulated in local arrays over the rows and
-/// stored once.
+/// and `∂l/∂b = 1ᵀ·∂l/∂z`.
 ///
-/// The accumulators run along the longer side, so each row is a few wide
-/// vector multiply-adds: weight rows `[T; IN]` (`+= d_j · x_row`) when
-/// `IN ≥ OUT`, stored as they are; otherwise weight columns `[T; OUT]`
-/// (`+= x_i · d_row`), stored transposed at the end.
+/// The weight rows are computed a block at a time (`row j = Σ_b
+/// dl_dz[b][j] · x[b]`): as many `[T; IN]` accumulators as fit in the
+/// vector registers run through the whole batch and are stored once.
 pub fn weight_grad<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
     dl_dz: &Matrix<T, B, OUT>,
     x: &Matrix<T, B, IN>,
