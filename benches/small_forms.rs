@@ -18,6 +18,7 @@ use chainrule::{ops, rules, small, Matrix, RowVector};
 
 const BATCHES: [usize; 6] = [1, 2, 4, 8, 16, 64];
 const DIMS: [usize; 5] = [2, 4, 8, 16, 32];
+const WIDE_DIMS: [usize; 4] = [64, 128, 256, 512];
 const PRODUCTS: [Product; 3] = [Product::Forward, Product::WeightGrad, Product::InputGrad];
 
 /// Nanoseconds per call: the median of 5 samples of about `sample_secs`.
@@ -106,6 +107,14 @@ fn round(secs: f64) -> Vec<Timed> {
         ($($b:literal)*) => { $( ins!($b; 2 4 8 16 32); )* };
     }
     batches!(1 2 4 8 16 64);
+    // One row through wider layers (beyond MAX_WEIGHTS).
+    macro_rules! wide_outs {
+        ($i:literal; $($o:literal)*) => { $( out.push((1, $i, $o, shape::<1, $i, $o>(secs))); )* };
+    }
+    macro_rules! wide {
+        ($($i:literal)*) => { $( wide_outs!($i; 64 128 256 512); )* };
+    }
+    wide!(64 128 256 512);
     out
 }
 
@@ -128,44 +137,53 @@ fn main() {
     let runs: Vec<_> = (0..rounds).map(|_| round(secs)).collect();
 
     for (p, product) in PRODUCTS.iter().enumerate() {
-        println!("\n### {product:?}: small ÷ kernels (`*`: pays chooses the small form)\n");
-        print!("| B \\ IN×OUT |");
-        for i in DIMS {
-            for o in DIMS {
-                print!(" {i}×{o} |");
+        table(&runs, p, *product, &BATCHES, &DIMS);
+    }
+    println!("\n## One row through wider layers\n");
+    for (p, product) in PRODUCTS.iter().enumerate() {
+        table(&runs, p, *product, &[1], &WIDE_DIMS);
+    }
+}
+
+/// The Markdown table of one product over `batches` × `dims` × `dims`.
+fn table(runs: &[Vec<Timed>], p: usize, product: Product, batches: &[usize], dims: &[usize]) {
+    println!("\n### {product:?}: small ÷ kernels (`*`: pays chooses the small form)\n");
+    print!("| B \\ IN×OUT |");
+    for i in dims {
+        for o in dims {
+            print!(" {i}×{o} |");
+        }
+    }
+    println!();
+    println!("|{}", " --- |".repeat(dims.len() * dims.len() + 1));
+    let (mut good, mut total, mut worst) = (0, 0, 1.0f64);
+    for &b in batches {
+        print!("| {b} |");
+        for &i in dims {
+            for &o in dims {
+                let mut smalls = Vec::new();
+                let mut kernels = Vec::new();
+                for run in runs {
+                    let entry = run.iter().find(|e| (e.0, e.1, e.2) == (b, i, o));
+                    if let Some(&(_, _, _, t)) = entry {
+                        smalls.push(t[p].0);
+                        kernels.push(t[p].1);
+                    }
+                }
+                let (s, k) = (median(&mut smalls), median(&mut kernels));
+                let chosen_small = pays(product, b, i, o);
+                let chosen = if chosen_small { s } else { k };
+                let loss = chosen / s.min(k);
+                worst = worst.max(loss);
+                total += 1;
+                good += usize::from(loss <= 1.05);
+                print!(" {:.2}{} |", s / k, if chosen_small { "*" } else { "" });
             }
         }
         println!();
-        println!("|{}", " --- |".repeat(DIMS.len() * DIMS.len() + 1));
-        let (mut good, mut total, mut worst) = (0, 0, 1.0f64);
-        for b in BATCHES {
-            print!("| {b} |");
-            for i in DIMS {
-                for o in DIMS {
-                    let mut smalls = Vec::new();
-                    let mut kernels = Vec::new();
-                    for run in &runs {
-                        let entry = run.iter().find(|e| (e.0, e.1, e.2) == (b, i, o));
-                        if let Some(&(_, _, _, t)) = entry {
-                            smalls.push(t[p].0);
-                            kernels.push(t[p].1);
-                        }
-                    }
-                    let (s, k) = (median(&mut smalls), median(&mut kernels));
-                    let chosen_small = pays(*product, b, i, o);
-                    let chosen = if chosen_small { s } else { k };
-                    let loss = chosen / s.min(k);
-                    worst = worst.max(loss);
-                    total += 1;
-                    good += usize::from(loss <= 1.05);
-                    print!(" {:.2}{} |", s / k, if chosen_small { "*" } else { "" });
-                }
-            }
-            println!();
-        }
-        println!(
-            "\n{product:?}: the choice is within 5% of the faster on {good} of {total} shapes; \
-             at worst {worst:.2}× the faster."
-        );
     }
+    println!(
+        "\n{product:?}: the choice is within 5% of the faster on {good} of {total} shapes; \
+         at worst {worst:.2}× the faster."
+    );
 }

@@ -100,8 +100,13 @@ impl<T: ::chainrule::__private::Scalar> Mnist<T> {
             z1,
             a1,
         );
-        /// z2 = a1·W2ᵀ + 1·b2ᵀ   [B×10] = [B×128]·[128×10] + [1×10]
-        self.output.forward_into(a1, z2);
+        /// z2 = a1·W2ᵀ + 1·b2ᵀ   [B×10] = [B×128]·[128×10] + [1×10]   (the row-by-row form or the kernels, as dense::pays measured)
+        ::chainrule::__private::dense::forward(
+            a1,
+            &self.output.weight,
+            ::core::option::Option::Some(&self.output.bias),
+            z2,
+        );
     }
     /// The forward pass over `B` rows into the workspace; returns the
     /// output (after the output activation).
@@ -205,14 +210,15 @@ impl<T: ::chainrule::__private::Scalar> Mnist<T> {
             a2,
             ::core::option::Option::Some(dl_dz2),
         );
-        /// rule 5: dl_dw2 = dl_dz2ᵀ·a1   [10×128] = [10×B]·[B×128]
-        let dl_dw2 = &mut grads.output.weight;
-        ::chainrule::__private::rules::rule5_weight_grad_into(dl_dz2, a1, dl_dw2);
-        /// bias: dl_db2 = 1ᵀ·dl_dz2 (column sums)   [1×10] = [1×B]·[B×10]
-        let dl_db2 = &mut grads.output.bias;
-        ::chainrule::__private::rules::bias_grad_into(dl_dz2, dl_db2);
-        /// rule 6: dl_da1 = dl_dz2·W2   [B×128] = [B×10]·[10×128]
-        ::chainrule::__private::rules::rule6_input_grad_into(dl_dz2, &self.output.weight, dl_da1);
+        /// rule 5: dl_dw2 = dl_dz2ᵀ·a1   [10×128] = [10×B]·[B×128];  bias: dl_db2 = 1ᵀ·dl_dz2 (column sums)   [1×10] = [1×B]·[B×10]   (the row-by-row form or the kernels, as dense::pays measured)
+        ::chainrule::__private::dense::weight_grad(
+            dl_dz2,
+            a1,
+            &mut grads.output.weight,
+            ::core::option::Option::Some(&mut grads.output.bias),
+        );
+        /// rule 6: dl_da1 = dl_dz2·W2   [B×128] = [B×10]·[10×128]   (the row-by-row form or the kernels, as dense::pays measured)
+        ::chainrule::__private::dense::input_grad(dl_dz2, &self.output.weight, dl_da1);
         /// rule 7: dl_dz1 = dl_da1 ⊗ relu′(z1) = [z1 > 0]   [B×128]
         ::chainrule::__private::rules::rule7_activation_grad_into::<
             ::chainrule::__private::Relu,
@@ -847,15 +853,15 @@ impl<T: ::chainrule::__private::Scalar> Skip<T> {
             out,
             ..
         } = ws;
-        /// first = x·first.weightᵀ + 1·first.biasᵀ   [B×32] = [B×64]·[64×32] + [1×32]; h = relu(first)   (relu fused into the product)
-        ::chainrule::__private::ops::matmul_t_bias_relu_into(
+        /// first = x·first.weightᵀ + 1·first.biasᵀ   [B×32] = [B×64]·[64×32] + [1×32]; h = relu(first)   (the row-by-row form or the kernels, as dense::pays measured, the activation in the same pass)
+        ::chainrule::__private::dense::forward_activate::<::chainrule::__private::Relu, T, B, _, _>(
             x,
             &self.first.weight,
-            &self.first.bias,
+            ::core::option::Option::Some(&self.first.bias),
             first,
             h,
         );
-        /// block = h·block.weightᵀ + 1·block.biasᵀ   [B×32] = [B×32]·[32×32] + [1×32]; tanh_block = tanh(block)   (small layer: the row-by-row form or the kernels, as dense::pays measured, the activation in the same pass)
+        /// block = h·block.weightᵀ + 1·block.biasᵀ   [B×32] = [B×32]·[32×32] + [1×32]; tanh_block = tanh(block)   (the row-by-row form or the kernels, as dense::pays measured, the activation in the same pass)
         ::chainrule::__private::dense::forward_activate::<::chainrule::__private::Tanh, T, B, _, _>(
             h,
             &self.block.weight,
@@ -869,7 +875,7 @@ impl<T: ::chainrule::__private::Scalar> Skip<T> {
         ::chainrule::__private::ops::Columns::<0>::place(r, concat1);
         /// concat1[:, 32..] = extra   (concat: r, extra side by side)
         ::chainrule::__private::ops::Columns::<32>::place(extra, concat1);
-        /// out = concat1·out.weightᵀ + 1·out.biasᵀ   [B×10] = [B×36]·[36×10] + [1×10]   (small layer: the row-by-row form or the kernels, as dense::pays measured)
+        /// out = concat1·out.weightᵀ + 1·out.biasᵀ   [B×10] = [B×36]·[36×10] + [1×10]   (the row-by-row form or the kernels, as dense::pays measured)
         ::chainrule::__private::dense::forward(
             concat1,
             &self.out.weight,
@@ -1002,14 +1008,14 @@ impl<T: ::chainrule::__private::Scalar> Skip<T> {
             output,
             ::core::option::Option::Some(dl_dout),
         );
-        /// rule 5: dl_dout.weight = dl_doutᵀ·concat1   [10×36] = [10×B]·[B×36];  bias: dl_dout.bias = 1ᵀ·dl_dout (column sums)   [1×10] = [1×B]·[B×10]   (small layer: the row-by-row form or the kernels, as dense::pays measured)
+        /// rule 5: dl_dout.weight = dl_doutᵀ·concat1   [10×36] = [10×B]·[B×36];  bias: dl_dout.bias = 1ᵀ·dl_dout (column sums)   [1×10] = [1×B]·[B×10]   (the row-by-row form or the kernels, as dense::pays measured)
         ::chainrule::__private::dense::weight_grad(
             dl_dout,
             concat1,
             &mut grads.out.weight,
             ::core::option::Option::Some(&mut grads.out.bias),
         );
-        /// rule 6: dl_dconcat1 = dl_dout·out.weight   [B×36] = [B×10]·[10×36]   (small layer: the row-by-row form or the kernels, as dense::pays measured)
+        /// rule 6: dl_dconcat1 = dl_dout·out.weight   [B×36] = [B×10]·[10×36]   (the row-by-row form or the kernels, as dense::pays measured)
         ::chainrule::__private::dense::input_grad(dl_dout, &self.out.weight, dl_dconcat1);
         if INPUT_GRADS {
             /// concat: dl_dextra = columns 32.. of dl_dconcat1 (the Jacobian of a concatenation selects them)   [B×4]
@@ -1028,7 +1034,7 @@ impl<T: ::chainrule::__private::Scalar> Skip<T> {
             B,
             _,
         >(dl_dtanh_block, block, tanh_block, dl_dblock);
-        /// rule 5: dl_dblock.weight = dl_dblockᵀ·h   [32×32] = [32×B]·[B×32];  bias: dl_dblock.bias = 1ᵀ·dl_dblock (column sums)   [1×32] = [1×B]·[B×32]   (small layer: the row-by-row form or the kernels, as dense::pays measured)
+        /// rule 5: dl_dblock.weight = dl_dblockᵀ·h   [32×32] = [32×B]·[B×32];  bias: dl_dblock.bias = 1ᵀ·dl_dblock (column sums)   [1×32] = [1×B]·[B×32]   (the row-by-row form or the kernels, as dense::pays measured)
         ::chainrule::__private::dense::weight_grad(
             dl_dblock,
             h,
@@ -1044,19 +1050,16 @@ impl<T: ::chainrule::__private::Scalar> Skip<T> {
             B,
             _,
         >(dl_dh, first, h, dl_dfirst);
-        /// rule 5: dl_dfirst.weight = dl_dfirstᵀ·x   [32×64] = [32×B]·[B×64]
-        let dl_dfirst_weight = &mut grads.first.weight;
-        ::chainrule::__private::rules::rule5_weight_grad_into(dl_dfirst, x, dl_dfirst_weight);
-        /// bias: dl_dfirst.bias = 1ᵀ·dl_dfirst (column sums)   [1×32] = [1×B]·[B×32]
-        let dl_dfirst_bias = &mut grads.first.bias;
-        ::chainrule::__private::rules::bias_grad_into(dl_dfirst, dl_dfirst_bias);
+        /// rule 5: dl_dfirst.weight = dl_dfirstᵀ·x   [32×64] = [32×B]·[B×64];  bias: dl_dfirst.bias = 1ᵀ·dl_dfirst (column sums)   [1×32] = [1×B]·[B×32]   (the row-by-row form or the kernels, as dense::pays measured)
+        ::chainrule::__private::dense::weight_grad(
+            dl_dfirst,
+            x,
+            &mut grads.first.weight,
+            ::core::option::Option::Some(&mut grads.first.bias),
+        );
         if INPUT_GRADS {
-            /// rule 6: dl_dx = dl_dfirst·first.weight   [B×64] = [B×32]·[32×64]
-            ::chainrule::__private::rules::rule6_input_grad_into(
-                dl_dfirst,
-                &self.first.weight,
-                dl_dx,
-            );
+            /// rule 6: dl_dx = dl_dfirst·first.weight   [B×64] = [B×32]·[32×64]   (the row-by-row form or the kernels, as dense::pays measured)
+            ::chainrule::__private::dense::input_grad(dl_dfirst, &self.first.weight, dl_dx);
         }
         loss
     }
@@ -1769,7 +1772,7 @@ impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
         ::chainrule::__private::activate_into::<::chainrule::__private::Relu, T, B, _>(z1, a1);
         /// z2 = the max of each 2×2 window of a1 (stride 2)   [B×4·4·4]
         ::chainrule::__private::Pool2dGeometry::<4, 8, 8, 2, 2>::max_forward(a1, z2);
-        /// z4 = z3·W4ᵀ + 1·b4ᵀ   [B×10] = [B×64]·[64×10] + [1×10]   (small layer: the row-by-row form or the kernels, as dense::pays measured)
+        /// z4 = z3·W4ᵀ + 1·b4ᵀ   [B×10] = [B×64]·[64×10] + [1×10]   (the row-by-row form or the kernels, as dense::pays measured)
         ::chainrule::__private::dense::forward(
             z2,
             &self.output.weight,
@@ -1883,14 +1886,14 @@ impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
             a4,
             ::core::option::Option::Some(dl_dz4),
         );
-        /// rule 5: dl_dw4 = dl_dz4ᵀ·z3   [10×64] = [10×B]·[B×64];  bias: dl_db4 = 1ᵀ·dl_dz4 (column sums)   [1×10] = [1×B]·[B×10]   (small layer: the row-by-row form or the kernels, as dense::pays measured)
+        /// rule 5: dl_dw4 = dl_dz4ᵀ·z3   [10×64] = [10×B]·[B×64];  bias: dl_db4 = 1ᵀ·dl_dz4 (column sums)   [1×10] = [1×B]·[B×10]   (the row-by-row form or the kernels, as dense::pays measured)
         ::chainrule::__private::dense::weight_grad(
             dl_dz4,
             z2,
             &mut grads.output.weight,
             ::core::option::Option::Some(&mut grads.output.bias),
         );
-        /// rule 6: dl_dz3 = dl_dz4·W4   [B×64] = [B×10]·[10×64]   (small layer: the row-by-row form or the kernels, as dense::pays measured)
+        /// rule 6: dl_dz3 = dl_dz4·W4   [B×64] = [B×10]·[10×64]   (the row-by-row form or the kernels, as dense::pays measured)
         ::chainrule::__private::dense::input_grad(dl_dz4, &self.output.weight, dl_dz2);
         /// max pooling: dl_da1 = dl_dz2 at the first maximum of each window (row-major), 0 elsewhere (the Jacobian of a max is the indicator of its argmax)   [B×4·8·8]
         ::chainrule::__private::Pool2dGeometry::<4, 8, 8, 2, 2>::max_backward(

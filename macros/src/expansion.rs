@@ -110,7 +110,8 @@ fn the_expansion_reads_like_the_derivation() {
     let rules = [
         "/// fused softmax + cross-entropy",
         "/// rule 5: dl_dw2 = dl_dz2ᵀ·a1   [10×128] = [10×B]·[B×128]",
-        "/// bias: dl_db2 = 1ᵀ·dl_dz2",
+        // The output layer's two gradients are one call (dense::weight_grad).
+        "bias: dl_db2 = 1ᵀ·dl_dz2",
         "/// rule 6: dl_da1 = dl_dz2·W2   [B×128] = [B×10]·[10×128]",
         "/// rule 7: dl_dz1 = dl_da1 ⊗ relu′(z1)",
         "/// rule 5: dl_dw1 = dl_dz1ᵀ·x   [128×784] = [128×B]·[B×784]",

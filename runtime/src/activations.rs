@@ -29,6 +29,15 @@ pub trait Activation {
             *v = Self::apply(*v);
         }
     }
+    /// `a ← f(z)` entry by entry (slices of one length): what
+    /// [`apply_in_place`](Activation::apply_in_place) does to a copy of `z`,
+    /// without the copy.
+    #[inline]
+    fn apply_into<T: Scalar>(z: &[T], a: &mut [T]) {
+        for (a, &z) in a.iter_mut().zip(z) {
+            *a = Self::apply(z);
+        }
+    }
 }
 
 /// `f(z) = z`; `f′ = 1`.
@@ -74,6 +83,10 @@ impl Activation for Sigmoid {
     fn apply_in_place<T: Scalar>(values: &mut [T]) {
         T::sigmoid_in_place(values);
     }
+    #[inline]
+    fn apply_into<T: Scalar>(z: &[T], a: &mut [T]) {
+        T::sigmoid_into(z, a);
+    }
     #[inline(always)]
     fn derivative<T: Scalar>(_z: T, a: T) -> T {
         a * (T::ONE - a)
@@ -90,6 +103,10 @@ impl Activation for Tanh {
     #[inline]
     fn apply_in_place<T: Scalar>(values: &mut [T]) {
         T::tanh_in_place(values);
+    }
+    #[inline]
+    fn apply_into<T: Scalar>(z: &[T], a: &mut [T]) {
+        T::tanh_into(z, a);
     }
     #[inline(always)]
     fn derivative<T: Scalar>(_z: T, a: T) -> T {
@@ -163,8 +180,7 @@ pub fn activate_into<F: Activation, T: Scalar, const B: usize, const N: usize>(
     a: &mut Matrix<T, B, N>,
 ) {
     if F::VECTORIZED && B * N >= VECTORIZED_MIN_ENTRIES {
-        a.as_mut_slice().copy_from_slice(z.as_slice());
-        F::apply_in_place(a.as_mut_slice());
+        F::apply_into(z.as_slice(), a.as_mut_slice());
     } else {
         for (a, &z) in a.as_mut_slice().iter_mut().zip(z.as_slice()) {
             *a = F::apply(z);

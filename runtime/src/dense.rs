@@ -2,10 +2,10 @@
 //! ([`crate::small`]) and the matrix-product kernels is faster for its
 //! shape and batch size: the measured cost model of [`pays`].
 //!
-//! The generated code of every dense layer of at most [`MAX_WEIGHTS`]
-//! weights calls these functions; all their dimensions are constants, so
-//! each choice is made when the code is compiled and the other path is
-//! removed. Larger layers call the kernels directly.
+//! The generated code of every dense layer that [`covers`] accepts calls
+//! these functions; all their dimensions are constants, so each choice is
+//! made when the code is compiled and the other path is removed. Larger
+//! layers call the kernels directly.
 
 use crate::activations::{activate_into, Activation};
 use crate::matrix::{Matrix, RowVector};
@@ -15,6 +15,27 @@ use crate::{ops, rules, small};
 /// Layers of more weights never take the small forms: the forms keep the
 /// weights (or their gradient) in local arrays, which must stay small.
 pub const MAX_WEIGHTS: usize = 1024;
+
+/// With one batch row, the gradient products take the small forms for
+/// layers of up to this many inputs and outputs, whatever their weight
+/// count: over one row those forms keep only row-sized arrays.
+pub const MAX_ONE_ROW_DIM: usize = 512;
+
+/// Whether [`pays`] may choose a small form for some product of a layer
+/// `inputs` → `outputs` at some batch size: the layers whose generated code
+/// calls this module.
+///
+/// ```
+/// use chainrule::dense::covers;
+/// assert!(covers(32, 32));
+/// assert!(covers(256, 128), "its gradients over one row");
+/// assert!(!covers(784, 128));
+/// ```
+#[must_use]
+pub const fn covers(inputs: usize, outputs: usize) -> bool {
+    inputs.saturating_mul(outputs) <= MAX_WEIGHTS
+        || (inputs <= MAX_ONE_ROW_DIM && outputs <= MAX_ONE_ROW_DIM)
+}
 
 /// One of the three matrix products of a dense layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,25 +57,29 @@ pub enum Product {
 /// - the weight and input gradients: always, up to [`MAX_WEIGHTS`] (the
 ///   small forms take 0.1–0.9 of the kernels' time there: the kernels
 ///   check, dispatch, pack and tile a product whose every dimension is
-///   small);
-/// - the forward product: up to 16 inputs, or for one row; with 32 inputs
-///   and more rows the kernels are up to 1.3–1.9× faster.
+///   small); over one row also for wider layers, up to [`MAX_ONE_ROW_DIM`]
+///   inputs and outputs (0.3–0.7 of the kernels' time, measured on 64–512);
+/// - the forward product: up to [`MAX_WEIGHTS`], with at most 16 inputs or
+///   for one row; with 32 inputs and more rows the kernels are up to
+///   1.3–1.9× faster, and over one row of a wider layer 1.4–9× (the small
+///   form's dot products keep the order of additions, one chain each).
 ///
 /// ```
 /// use chainrule::dense::{pays, Product};
 /// assert!(pays(Product::WeightGrad, 64, 16, 16));
 /// assert!(!pays(Product::Forward, 64, 32, 32));
 /// assert!(!pays(Product::InputGrad, 8, 784, 10), "more than MAX_WEIGHTS");
+/// assert!(pays(Product::InputGrad, 1, 64, 64), "one row");
+/// assert!(!pays(Product::Forward, 1, 64, 64));
 /// ```
 #[must_use]
 pub const fn pays(product: Product, batch: usize, inputs: usize, outputs: usize) -> bool {
-    let weights = inputs.saturating_mul(outputs);
-    if weights > MAX_WEIGHTS {
-        return false;
-    }
+    let small = inputs.saturating_mul(outputs) <= MAX_WEIGHTS;
     match product {
-        Product::WeightGrad | Product::InputGrad => true,
-        Product::Forward => inputs <= 16 || batch == 1,
+        Product::WeightGrad | Product::InputGrad => {
+            small || (batch == 1 && covers(inputs, outputs))
+        }
+        Product::Forward => small && (inputs <= 16 || batch == 1),
     }
 }
 
@@ -86,11 +111,11 @@ pub fn forward<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
     }
 }
 
-/// [`forward`], then `a = f(z)`: an elementwise `f` (relu) in the small
-/// form's pass over the rows, or in the kernels' store after a bias; a
-/// vectorized one (tanh, sigmoid) over the whole of `z` after the product
-/// (measured: in the row pass it made `Deep16`/tanh 1.27× slower than the
-/// kernels).
+/// [`forward`], then `a = f(z)`: by [`small::forward_activate`] where the
+/// small forward pays (`f` in its pass over the rows, or a vectorized `f`
+/// such as tanh over the whole of `z` after it), else by the kernels, relu
+/// in their store after a bias, any other `f` in a pass over `z` after the
+/// product (reading `z`, writing `a`: no copy first).
 #[inline]
 pub fn forward_activate<
     F: Activation,
@@ -105,7 +130,7 @@ pub fn forward_activate<
     z: &mut Matrix<T, B, OUT>,
     a: &mut Matrix<T, B, OUT>,
 ) {
-    if const { pays(Product::Forward, B, IN, OUT) && !F::VECTORIZED } {
+    if const { pays(Product::Forward, B, IN, OUT) } {
         small::forward_activate::<F, T, B, IN, OUT>(x, weight, bias, z, a);
     } else if let (Some(bias), true) = (bias, F::NAME.as_bytes() == b"relu") {
         ops::matmul_t_bias_relu_into(x, weight, bias, z, a);

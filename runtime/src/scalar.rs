@@ -103,6 +103,24 @@ pub trait Scalar:
         }
     }
 
+    /// `dst ← tanh src` entry by entry (slices of one length), as
+    /// [`tanh_in_place`](Scalar::tanh_in_place) without a copy first.
+    #[inline]
+    fn tanh_into(src: &[Self], dst: &mut [Self]) {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = s.tanh();
+        }
+    }
+
+    /// `dst ← 1/(1 + e^(−src))` entry by entry (slices of one length), as
+    /// [`sigmoid_in_place`](Scalar::sigmoid_in_place) without a copy first.
+    #[inline]
+    fn sigmoid_into(src: &[Self], dst: &mut [Self]) {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = crate::activations::sigmoid(s);
+        }
+    }
+
     /// `x ← 1/(1 + e^(−x))` for every entry, without overflow for any `x`;
     /// vectorized for `f32` like [`exp_in_place`](Scalar::exp_in_place),
     /// for `f64` [`sigmoid`](crate::activations::sigmoid) per entry.
@@ -301,6 +319,14 @@ impl_scalar!(
     #[inline]
     fn sigmoid_in_place(values: &mut [f32]) {
         crate::kernels::sigmoid_in_place(values);
+    },
+    #[inline]
+    fn tanh_into(src: &[f32], dst: &mut [f32]) {
+        crate::kernels::tanh_into(src, dst);
+    },
+    #[inline]
+    fn sigmoid_into(src: &[f32], dst: &mut [f32]) {
+        crate::kernels::sigmoid_into(src, dst);
     },
     #[inline]
     fn ln_in_place(values: &mut [f32]) {

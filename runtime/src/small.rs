@@ -38,6 +38,12 @@ const COLUMN_MIN_OUTPUTS: usize = 4;
 /// costs more than it saves over one or two rows.
 const COLUMN_MIN_ROWS: usize = 4;
 
+/// Dot products over at least this many inputs run as the kernels' do,
+/// on 8 independent lanes summed pairwise at the end; shorter ones as one
+/// chain of multiply-adds in order (one chain over 64 inputs made a
+/// batch-1 forward pass slower than the kernels).
+const DOT_LANES_MIN_INPUTS: usize = 16;
+
 /// How many batch rows the wide forms take at once: enough independent
 /// accumulator vectors to cover the multiply-add latency (one row of a
 /// 16-wide f32 layer is a chain of dependent multiply-adds on two
@@ -140,6 +146,15 @@ fn forward_rows<T: Scalar, const FUSED: bool, const B: usize, const IN: usize, c
             2 => blocks!(2),
             _ => blocks!(1),
         }
+    } else if IN >= DOT_LANES_MIN_INPUTS {
+        for (r, x_row) in x.iter().enumerate() {
+            let x_row = black_box(x_row);
+            let mut acc = start;
+            for (a, w_row) in acc.iter_mut().zip(weight) {
+                *a += crate::kernels::dot(w_row, x_row);
+            }
+            store(r, acc);
+        }
     } else {
         for (r, x_row) in x.iter().enumerate() {
             let x_row = black_box(x_row);
@@ -187,9 +202,9 @@ fn forward_activate_body<
         let (z, a) = (z.as_rows_mut(), a.as_rows_mut());
         forward_rows::<T, FUSED, B, IN, OUT>(x, weight, bias, |r, acc| {
             z[r] = acc;
-            let a_row = &mut a[r];
-            *a_row = acc;
             if !vectorized {
+                let a_row = &mut a[r];
+                *a_row = acc;
                 for v in a_row.iter_mut() {
                     *v = F::apply(*v);
                 }
@@ -197,7 +212,7 @@ fn forward_activate_body<
         });
     }
     if vectorized {
-        F::apply_in_place(a.as_mut_slice());
+        F::apply_into(z.as_slice(), a.as_mut_slice());
     }
 }
 
@@ -617,5 +632,8 @@ mod tests {
         check_shape::<2, 5, 9>();
         check_shape::<5, 24, 20>();
         check_shape::<3, 40, 33>();
+        // One row through a layer wider than MAX_WEIGHTS (dense::pays takes
+        // the gradient forms there).
+        check_shape::<1, 70, 130>();
     }
 }

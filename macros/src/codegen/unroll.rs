@@ -1,7 +1,9 @@
 //! Small dense layers: the runtime's fixed-size forms instead of the kernels.
 //!
 //! A dense layer whose literal dimensions give at most
-//! [`MEASURED_MAX_WEIGHTS`] weights calls `chainrule::dense`, whose functions
+//! [`MEASURED_MAX_WEIGHTS`] weights, or at most
+//! [`MEASURED_MAX_ONE_ROW_DIM`] inputs and outputs, calls
+//! `chainrule::dense`, whose functions
 //! choose, product by product and from their constant dimensions, between
 //! the fixed-size forms of `chainrule::small` (each batch row a few
 //! vector-wide operations over arrays whose lengths are the layer's
@@ -30,6 +32,10 @@ use crate::vocab::Activation;
 /// the kernels product by product; the same limit as its `MAX_WEIGHTS`.
 pub const MEASURED_MAX_WEIGHTS: usize = 1024;
 
+/// So do layers of at most this many inputs and outputs (their gradients
+/// over one batch row); the runtime's `dense::MAX_ONE_ROW_DIM`.
+pub const MEASURED_MAX_ONE_ROW_DIM: usize = 512;
+
 /// How a small dense layer's products are computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Small {
@@ -53,9 +59,7 @@ impl Small {
     /// The tag of the generated statement's doc comment.
     pub(super) fn tag(self) -> &'static str {
         match self {
-            Small::Measured => {
-                "small layer: the row-by-row form or the kernels, as dense::pays measured"
-            }
+            Small::Measured => "the row-by-row form or the kernels, as dense::pays measured",
             Small::Forced => "small layer: row by row",
         }
     }
@@ -68,7 +72,9 @@ pub(super) fn small_layer(model: &Model, layer: usize, options: Options) -> Opti
     // Checked: the check stage rejects layers whose weight count overflows.
     let weights = inputs.checked_mul(outputs)?;
     match options.unroll {
-        None => (weights <= MEASURED_MAX_WEIGHTS).then_some(Small::Measured),
+        None => (weights <= MEASURED_MAX_WEIGHTS
+            || (inputs <= MEASURED_MAX_ONE_ROW_DIM && outputs <= MEASURED_MAX_ONE_ROW_DIM))
+            .then_some(Small::Measured),
         Some(max) => (weights <= max).then_some(Small::Forced),
     }
 }

@@ -2,6 +2,7 @@
 //! saves: the inner loops run along contiguous rows (axpy form) or keep
 //! several independent accumulators (dot form) so that LLVM vectorizes them.
 
+use super::Backend;
 use crate::Scalar;
 
 /// Independent accumulators in the dot-product form; enough to hide the
@@ -70,6 +71,58 @@ pub(super) fn gemm_direct_impl<T: Scalar>(
             }
         }
     }
+}
+
+/// [`gemm_direct_impl`] with AVX2 + FMA when `backend` is
+/// [`Backend::Avx2Fma`] and the CPU has them: the same additions in the same
+/// order (Rust never contracts `a·b + c` into one multiply-add), on 8 lanes
+/// instead of SSE2's 4. A default build otherwise runs these loops, which
+/// carry every product of fewer than 8 rows (a batch-1 forward pass), on
+/// SSE2 only.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn gemm_direct<T: Scalar>(
+    backend: Backend,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    a_transposed: bool,
+    b: &[T],
+    b_transposed: bool,
+    c: &mut [T],
+    accumulate: bool,
+) {
+    #[cfg(chainrule_avx2)]
+    if backend == Backend::Avx2Fma && Backend::detected() == Backend::Avx2Fma {
+        // SAFETY: the CPU has AVX2 and FMA (detected).
+        return unsafe {
+            gemm_direct_avx2(m, n, k, a, a_transposed, b, b_transposed, c, accumulate)
+        };
+    }
+    let _ = backend;
+    gemm_direct_impl(m, n, k, a, a_transposed, b, b_transposed, c, accumulate);
+}
+
+/// [`gemm_direct_impl`] compiled with AVX2 and FMA.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA.
+#[cfg(chainrule_avx2)]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_direct_avx2<T: Scalar>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    a_transposed: bool,
+    b: &[T],
+    b_transposed: bool,
+    c: &mut [T],
+    accumulate: bool,
+) {
+    gemm_direct_impl(m, n, k, a, a_transposed, b, b_transposed, c, accumulate);
 }
 
 /// `y += alpha · x` over the common length of `x` and `y`.

@@ -220,6 +220,70 @@ fn map_in_place(values: &mut [f32], f: impl Fn(f32) -> f32) {
     }
 }
 
+/// [`map_in_place`] reading `src` and writing `dst` (of the same length):
+/// an activation's `a = f(z)` without first copying `z` into `a`.
+#[inline(always)]
+fn map_into(src: &[f32], dst: &mut [f32], f: impl Fn(f32) -> f32) {
+    let split = src.len().min(dst.len()) & !7;
+    let (body, tail) = dst.split_at_mut(split);
+    for (d, &s) in body.iter_mut().zip(&src[..split]) {
+        *d = f(s);
+    }
+    if !tail.is_empty() {
+        let rest = &src[split..];
+        let mut padded: [f32; 8] = core::array::from_fn(|k| rest.get(k).copied().unwrap_or(0.0));
+        let lanes = core::hint::black_box(8usize).min(8);
+        for v in padded[..lanes].iter_mut() {
+            *v = f(*v);
+        }
+        for (d, &p) in tail.iter_mut().zip(&padded) {
+            *d = p;
+        }
+    }
+}
+
+/// The out-of-place form of a [`slice_fn!`] function.
+macro_rules! slice_into_fn {
+    ($(#[$doc:meta])* $name:ident, $one:ident, $avx2:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Panics
+        /// If the two slices differ in length.
+        pub fn $name(src: &[f32], dst: &mut [f32]) {
+            assert_eq!(src.len(), dst.len(), "source and destination lengths differ");
+            #[cfg(chainrule_avx2)]
+            if super::Backend::detected() == super::Backend::Avx2Fma {
+                // SAFETY: the CPU has AVX2 and FMA (just detected).
+                return unsafe { $avx2(src, dst) };
+            }
+            map_into(src, dst, $one::<Separate>);
+        }
+
+        /// The loop compiled with AVX2 and FMA.
+        ///
+        /// # Safety
+        /// The CPU has AVX2 and FMA.
+        #[cfg(chainrule_avx2)]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $avx2(src: &[f32], dst: &mut [f32]) {
+            map_into(src, dst, $one::<Fused>);
+        }
+    };
+}
+
+slice_into_fn!(
+    /// `dst ← tanh(src)` entry by entry, as [`tanh_in_place`].
+    tanh_into,
+    tanh_one,
+    tanh_into_avx2
+);
+slice_into_fn!(
+    /// `dst ← 1/(1 + e^(−src))` entry by entry, as [`sigmoid_in_place`].
+    sigmoid_into,
+    sigmoid_one,
+    sigmoid_into_avx2
+);
+
 macro_rules! slice_fn {
     ($(#[$doc:meta])* $name:ident, $one:ident, $avx2:ident) => {
         $(#[$doc])*
@@ -296,6 +360,27 @@ mod tests {
     }
     fn ln_1p_portable(values: &mut [f32]) {
         map_in_place(values, ln_1p_one::<Separate>);
+    }
+
+    /// The out-of-place forms write what the in-place ones leave, bit for
+    /// bit, at every length around the 8-lane split.
+    #[test]
+    fn into_forms_match_the_in_place_forms() {
+        for len in (0..=19).chain([37, 64]) {
+            let src: Vec<f32> = (0..len).map(|i| (i as f32 - 9.5) * 0.73).collect();
+            type Into = fn(&[f32], &mut [f32]);
+            type InPlace = fn(&mut [f32]);
+            let pairs: [(Into, InPlace); 2] =
+                [(tanh_into, tanh_in_place), (sigmoid_into, sigmoid_in_place)];
+            for (into, in_place) in pairs {
+                let mut expected = src.clone();
+                in_place(&mut expected);
+                let mut dst = vec![f32::NAN; len];
+                into(&src, &mut dst);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&dst), bits(&expected), "length {len}");
+            }
+        }
     }
 
     /// Evenly spaced points of `[lo, hi]`, plus their neighbours one ulp away.

@@ -32,7 +32,10 @@ use crate::activations::{Activation, Relu};
 use crate::Scalar;
 use blocked::{gemm_blocked, Portable};
 pub use direct::{axpy, dot};
-pub use math::{exp_in_place, ln_1p_in_place, ln_in_place, sigmoid_in_place, tanh_in_place};
+pub use math::{
+    exp_in_place, ln_1p_in_place, ln_in_place, sigmoid_in_place, sigmoid_into, tanh_in_place,
+    tanh_into,
+};
 use pack::PackBuffers;
 pub(crate) use pack::View;
 
@@ -308,7 +311,7 @@ macro_rules! gemm_for {
             }
             let accumulate = matches!(out, Out::Accumulate);
             if is_direct(m, n, k) {
-                direct::gemm_direct_impl(m, n, k, a, a_transposed, b, b_transposed, c, accumulate);
+                direct::gemm_direct(backend, m, n, k, a, a_transposed, b, b_transposed, c, accumulate);
             } else {
                 blocked_impl(backend, (m, n, k), a, a_transposed, b, b_transposed, c, accumulate);
             }
