@@ -51,35 +51,38 @@ pub enum Product {
 /// Whether the small form of `product` is faster than the kernels for a
 /// batch of `batch` rows through a layer of `inputs` → `outputs`.
 ///
-/// Measured product by product over batches 1–64 and dimensions 2–32
-/// (`cargo bench --bench small_forms`; the table and the machine are in
-/// the README, section "Unrolling"):
-/// - the weight and input gradients: always, up to [`MAX_WEIGHTS`] (the
-///   small forms take 0.1–0.9 of the kernels' time there: the kernels
-///   check, dispatch, pack and tile a product whose every dimension is
-///   small); over one row also for wider layers, up to [`MAX_ONE_ROW_DIM`]
-///   inputs and outputs (0.3–0.7 of the kernels' time, measured on 64–512);
-/// - the forward product: up to [`MAX_WEIGHTS`], with at most 16 inputs or
-///   for one row; with 32 inputs and more rows the kernels are up to
-///   1.3–1.9× faster, and over one row of a wider layer 1.4–9× (the small
-///   form's dot products keep the order of additions, one chain each).
+/// Measured product by product (`cargo bench --bench small_forms`: batches
+/// 1–64 and dimensions 2–32, and one row through layers of 64–512; the
+/// tables and the machine are in docs/benchmarks.md, "Small layers"):
+/// - the weight gradient (rule 5 and the bias): up to [`MAX_WEIGHTS`]
+///   (0.1–0.9 of the kernels' time: the kernels check, dispatch, pack and
+///   tile a product whose every dimension is small), and over one row up to
+///   [`MAX_ONE_ROW_DIM`] inputs and outputs (0.3–0.65);
+/// - the input gradient (rule 6): up to [`MAX_WEIGHTS`], and over one row
+///   up to 64 inputs (0.4–0.55; from 128 inputs 0.8–1.3, no gain);
+/// - the forward product: up to [`MAX_WEIGHTS`] with at most 16 inputs, and
+///   over two or three rows (one dot product per output and row) only up to
+///   128 weights. Past 16 inputs the kernels' eight-lane dot products and
+///   packed tiles win (32 inputs: up to 1.5–1.9×; one row through a
+///   64–512-wide layer: 2–11×).
 ///
 /// ```
 /// use chainrule::dense::{pays, Product};
 /// assert!(pays(Product::WeightGrad, 64, 16, 16));
 /// assert!(!pays(Product::Forward, 64, 32, 32));
 /// assert!(!pays(Product::InputGrad, 8, 784, 10), "more than MAX_WEIGHTS");
-/// assert!(pays(Product::InputGrad, 1, 64, 64), "one row");
+/// assert!(pays(Product::WeightGrad, 1, 256, 256), "one row");
 /// assert!(!pays(Product::Forward, 1, 64, 64));
 /// ```
 #[must_use]
 pub const fn pays(product: Product, batch: usize, inputs: usize, outputs: usize) -> bool {
-    let small = inputs.saturating_mul(outputs) <= MAX_WEIGHTS;
+    let weights = inputs.saturating_mul(outputs);
+    let small = weights <= MAX_WEIGHTS;
+    let one_row = batch == 1 && covers(inputs, outputs);
     match product {
-        Product::WeightGrad | Product::InputGrad => {
-            small || (batch == 1 && covers(inputs, outputs))
-        }
-        Product::Forward => small && (inputs <= 16 || batch == 1),
+        Product::WeightGrad => small || one_row,
+        Product::InputGrad => small || (one_row && inputs <= 64),
+        Product::Forward => small && inputs <= 16 && (batch == 1 || batch >= 4 || weights <= 128),
     }
 }
 

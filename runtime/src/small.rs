@@ -38,12 +38,6 @@ const COLUMN_MIN_OUTPUTS: usize = 4;
 /// costs more than it saves over one or two rows.
 const COLUMN_MIN_ROWS: usize = 4;
 
-/// Dot products over at least this many inputs run as the kernels' do,
-/// on 8 independent lanes summed pairwise at the end; shorter ones as one
-/// chain of multiply-adds in order (one chain over 64 inputs made a
-/// batch-1 forward pass slower than the kernels).
-const DOT_LANES_MIN_INPUTS: usize = 16;
-
 /// How many batch rows the wide forms take at once: enough independent
 /// accumulator vectors to cover the multiply-add latency (one row of a
 /// 16-wide f32 layer is a chain of dependent multiply-adds on two
@@ -145,15 +139,6 @@ fn forward_rows<T: Scalar, const FUSED: bool, const B: usize, const IN: usize, c
             4 => blocks!(4),
             2 => blocks!(2),
             _ => blocks!(1),
-        }
-    } else if IN >= DOT_LANES_MIN_INPUTS {
-        for (r, x_row) in x.iter().enumerate() {
-            let x_row = black_box(x_row);
-            let mut acc = start;
-            for (a, w_row) in acc.iter_mut().zip(weight) {
-                *a += crate::kernels::dot(w_row, x_row);
-            }
-            store(r, acc);
         }
     } else {
         for (r, x_row) in x.iter().enumerate() {
