@@ -77,8 +77,10 @@ pub(crate) fn rt() -> TokenStream {
 /// [`unroll`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
-    /// `None`: layers of at most [`unroll::MEASURED_MAX_WEIGHTS`] weights
-    /// go through the runtime's cost model, product by product; `Some(n)`
+    /// `None`: layers of at most [`unroll::MEASURED_MAX_WEIGHTS`] weights,
+    /// or of at most [`unroll::MEASURED_MAX_ONE_ROW_DIM`] inputs and
+    /// outputs, go through the runtime's cost model, product by product;
+    /// `Some(n)`
     /// (`#[chainrule(unroll = n)]`): layers of at most `n` weights always
     /// take the small forms, the others the kernels.
     pub unroll: Option<usize>,
