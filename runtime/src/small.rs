@@ -15,8 +15,9 @@
 //! `#[chainrule(unroll = N)]` makes the generated code call these forms
 //! directly for layers of at most N weights. The forms read the matrices in
 //! place; only the forward pass over four or more rows copies the weights,
-//! transposed, into a local array, which for a large layer would be a
-//! weight-sized array on the stack: they are for small layers.
+//! transposed, into a local array, and only for layers of at most 4096
+//! weights (a larger layer takes the dot form), so that no weight-sized
+//! array lands on the stack.
 //!
 //! Every form computes what its kernel counterpart computes, in the same
 //! order of additions per entry (the bias first, then the inputs in order),
@@ -37,6 +38,12 @@ const COLUMN_MIN_OUTPUTS: usize = 4;
 /// the layer is wide: the column form first transposes the weights, which
 /// costs more than it saves over one or two rows.
 const COLUMN_MIN_ROWS: usize = 4;
+
+/// The column form copies the weights, transposed, into a local array;
+/// past this many weights (16 KiB of f32) the forward pass takes the dot
+/// form instead, so that no weight-sized array lands on the stack even when
+/// `#[chainrule(unroll = N)]` forces the small forms onto a large layer.
+const COLUMN_MAX_WEIGHTS: usize = 4096;
 
 /// How many batch rows the wide forms take at once: enough independent
 /// accumulator vectors to cover the multiply-add latency (one row of a
@@ -107,7 +114,13 @@ fn forward_rows<T: Scalar, const FUSED: bool, const B: usize, const IN: usize, c
 ) {
     let start = bias.map_or([T::ZERO; OUT], |b| *b.row(0));
     let (x, weight) = (x.as_rows(), weight.as_rows());
-    if OUT >= COLUMN_MIN_OUTPUTS && B >= COLUMN_MIN_ROWS {
+    // Decided at compile time, so that a debug build does not reserve the
+    // column array's stack either where the dot form runs.
+    if const {
+        OUT >= COLUMN_MIN_OUTPUTS
+            && B >= COLUMN_MIN_ROWS
+            && IN.saturating_mul(OUT) <= COLUMN_MAX_WEIGHTS
+    } {
         let mut columns = [[T::ZERO; OUT]; IN];
         for (j, w_row) in weight.iter().enumerate() {
             for (column, &w) in columns.iter_mut().zip(w_row) {
@@ -620,5 +633,7 @@ mod tests {
         // One row through a layer wider than MAX_WEIGHTS (dense::pays takes
         // the gradient forms there).
         check_shape::<1, 70, 130>();
+        // Rows through a layer past COLUMN_MAX_WEIGHTS: the dot form.
+        check_shape::<5, 70, 65>();
     }
 }
