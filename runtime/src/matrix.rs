@@ -131,6 +131,7 @@ impl<T: Scalar, const R: usize, const C: usize> Matrix<T, R, C> {
 
     /// The matrix with every entry equal to `value`.
     #[must_use]
+    #[inline(never)]
     pub fn filled(value: T) -> Self {
         Self {
             data: vec![value; R * C].into_boxed_slice(),

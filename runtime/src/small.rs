@@ -382,10 +382,14 @@ pub fn forward<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
     z: &mut Matrix<T, B, OUT>,
 ) {
     #[cfg(chainrule_avx2)]
-    if has_avx2_fma() {
-        // SAFETY: the CPU has AVX2 and FMA (asked just above).
-        return unsafe { avx2_fma::forward::<T, B, IN, OUT>(x, weight, bias, z) };
+    {
+        if has_avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA (asked just above).
+            return unsafe { avx2_fma::forward::<T, B, IN, OUT>(x, weight, bias, z) };
+        }
+        kernels::forward(x, weight, bias, z);
     }
+    #[cfg(not(chainrule_avx2))]
     forward_body::<T, false, B, IN, OUT>(x, weight, bias, z)
 }
 
@@ -406,10 +410,16 @@ pub fn forward_activate<
     a: &mut Matrix<T, B, OUT>,
 ) {
     #[cfg(chainrule_avx2)]
-    if has_avx2_fma() {
-        // SAFETY: the CPU has AVX2 and FMA (asked just above).
-        return unsafe { avx2_fma::forward_activate::<F, T, B, IN, OUT>(x, weight, bias, z, a) };
+    {
+        if has_avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA (asked just above).
+            return unsafe {
+                avx2_fma::forward_activate::<F, T, B, IN, OUT>(x, weight, bias, z, a)
+            };
+        }
+        kernels::forward_activate::<F, T, B, IN, OUT>(x, weight, bias, z, a);
     }
+    #[cfg(not(chainrule_avx2))]
     forward_activate_body::<F, T, false, B, IN, OUT>(x, weight, bias, z, a)
 }
 
@@ -426,10 +436,14 @@ pub fn weight_grad<T: Scalar, const B: usize, const IN: usize, const OUT: usize>
     dl_db: Option<&mut RowVector<T, OUT>>,
 ) {
     #[cfg(chainrule_avx2)]
-    if has_avx2_fma() {
-        // SAFETY: the CPU has AVX2 and FMA (asked just above).
-        return unsafe { avx2_fma::weight_grad::<T, B, IN, OUT>(dl_dz, x, dl_dw, dl_db) };
+    {
+        if has_avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA (asked just above).
+            return unsafe { avx2_fma::weight_grad::<T, B, IN, OUT>(dl_dz, x, dl_dw, dl_db) };
+        }
+        kernels::weight_grad(dl_dz, x, dl_dw, dl_db);
     }
+    #[cfg(not(chainrule_avx2))]
     weight_grad_body::<T, false, B, IN, OUT>(dl_dz, x, dl_dw, dl_db)
 }
 
@@ -441,11 +455,87 @@ pub fn input_grad<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
     dl_dx: &mut Matrix<T, B, IN>,
 ) {
     #[cfg(chainrule_avx2)]
-    if has_avx2_fma() {
-        // SAFETY: the CPU has AVX2 and FMA (asked just above).
-        return unsafe { avx2_fma::input_grad::<T, B, IN, OUT>(dl_dz, weight, dl_dx) };
+    {
+        if has_avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA (asked just above).
+            return unsafe { avx2_fma::input_grad::<T, B, IN, OUT>(dl_dz, weight, dl_dx) };
+        }
+        kernels::input_grad(dl_dz, weight, dl_dx);
     }
+    #[cfg(not(chainrule_avx2))]
     input_grad_body::<T, false, B, IN, OUT>(dl_dz, weight, dl_dx)
+}
+
+/// Where the AVX2 + FMA forms are compiled (x86-64) but the CPU lacks the
+/// features, the kernels, compiled once in this crate, stand in for the
+/// forms' plain instances: a second instance of every form shape in each
+/// crate that uses them would add to every release rebuild (about a tenth
+/// of a 32-layer network's) for CPUs older than 2013. Elsewhere the plain
+/// bodies are the only instance.
+#[cfg(chainrule_avx2)]
+mod kernels {
+    use super::*;
+
+    /// `z = x·Wᵀ + 1·bᵀ` by the kernels.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn forward<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
+        x: &Matrix<T, B, IN>,
+        weight: &Matrix<T, OUT, IN>,
+        bias: Option<&RowVector<T, OUT>>,
+        z: &mut Matrix<T, B, OUT>,
+    ) {
+        match bias {
+            Some(bias) => crate::ops::matmul_t_bias_into(x, weight, bias, z),
+            None => crate::ops::matmul_t_into(x, weight, z),
+        }
+    }
+
+    /// [`forward`], then `a = f(z)`.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn forward_activate<
+        F: Activation,
+        T: Scalar,
+        const B: usize,
+        const IN: usize,
+        const OUT: usize,
+    >(
+        x: &Matrix<T, B, IN>,
+        weight: &Matrix<T, OUT, IN>,
+        bias: Option<&RowVector<T, OUT>>,
+        z: &mut Matrix<T, B, OUT>,
+        a: &mut Matrix<T, B, OUT>,
+    ) {
+        forward(x, weight, bias, z);
+        crate::activations::activate_into::<F, T, B, OUT>(z, a);
+    }
+
+    /// Rule 5 and the bias gradient by the kernels.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn weight_grad<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
+        dl_dz: &Matrix<T, B, OUT>,
+        x: &Matrix<T, B, IN>,
+        dl_dw: &mut Matrix<T, OUT, IN>,
+        dl_db: Option<&mut RowVector<T, OUT>>,
+    ) {
+        crate::rules::rule5_weight_grad_into(dl_dz, x, dl_dw);
+        if let Some(dl_db) = dl_db {
+            crate::rules::bias_grad_into(dl_dz, dl_db);
+        }
+    }
+
+    /// Rule 6 by the kernels.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn input_grad<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
+        dl_dz: &Matrix<T, B, OUT>,
+        weight: &Matrix<T, OUT, IN>,
+        dl_dx: &mut Matrix<T, B, IN>,
+    ) {
+        crate::rules::rule6_input_grad_into(dl_dz, weight, dl_dx);
+    }
 }
 
 /// The forms compiled for AVX2 + FMA: the same bodies, instantiated inside
@@ -611,6 +701,42 @@ mod tests {
         input_grad(&dz, &w, &mut dx1);
         input_grad_body::<_, false, B, IN, OUT>(&dz, &w, &mut dx2);
         close(&dx2, &dx1);
+    }
+
+    /// The kernels' stand-ins for the plain instances (a CPU without AVX2
+    /// on x86-64) against the plain bodies, bias or none.
+    #[cfg(chainrule_avx2)]
+    fn check_stand_ins<const B: usize, const IN: usize, const OUT: usize>() {
+        let x = filled::<B, IN>(5);
+        let w = filled::<OUT, IN>(6);
+        let b = filled::<1, OUT>(7);
+        let dz = filled::<B, OUT>(8);
+        for bias in [Some(&b), None] {
+            let (mut z1, mut z2) = (Matrix::zeros(), Matrix::zeros());
+            let (mut a1, mut a2) = (Matrix::zeros(), Matrix::zeros());
+            kernels::forward_activate::<Relu, _, B, IN, OUT>(&x, &w, bias, &mut z1, &mut a1);
+            forward_activate_body::<Relu, _, false, B, IN, OUT>(&x, &w, bias, &mut z2, &mut a2);
+            close(&z1, &z2);
+            close(&a1, &a2);
+        }
+        let (mut dw1, mut dw2) = (Matrix::zeros(), Matrix::zeros());
+        let (mut db1, mut db2) = (RowVector::zeros(), RowVector::zeros());
+        kernels::weight_grad(&dz, &x, &mut dw1, Some(&mut db1));
+        weight_grad_body::<_, false, B, IN, OUT>(&dz, &x, &mut dw2, Some(&mut db2));
+        close(&dw1, &dw2);
+        close(&db1, &db2);
+        let (mut dx1, mut dx2) = (Matrix::zeros(), Matrix::zeros());
+        kernels::input_grad(&dz, &w, &mut dx1);
+        input_grad_body::<_, false, B, IN, OUT>(&dz, &w, &mut dx2);
+        close(&dx1, &dx2);
+    }
+
+    #[cfg(chainrule_avx2)]
+    #[test]
+    fn the_kernels_stand_in_for_the_plain_forms() {
+        check_stand_ins::<1, 3, 8>();
+        check_stand_ins::<6, 8, 3>();
+        check_stand_ins::<9, 20, 17>();
     }
 
     #[test]

@@ -291,7 +291,6 @@ macro_rules! gemm_for {
         /// The product after the checks: the small path, the direct loops
         /// or the blocked product.
         #[allow(clippy::too_many_arguments)]
-        #[inline]
         fn product(
             backend: Backend,
             (m, n, k): (usize, usize, usize),
