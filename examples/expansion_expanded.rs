@@ -321,6 +321,7 @@ impl<T: ::chainrule::__private::Scalar> Mnist<T> {
 impl<T: ::chainrule::__private::Scalar> MnistGradients<T> {
     /// All gradients zero.
     #[must_use]
+    #[inline(never)]
     pub fn zeros() -> Self {
         Self {
             hidden: <::chainrule::__private::Dense<T, 784, 128>>::zeros(),
@@ -331,6 +332,7 @@ impl<T: ::chainrule::__private::Scalar> MnistGradients<T> {
 impl<T: ::chainrule::__private::Scalar, const B: ::core::primitive::usize> MnistWorkspace<T, B> {
     /// All buffers, zero.
     #[must_use]
+    #[inline(never)]
     pub fn new() -> Self {
         Self {
             z1: ::chainrule::__private::Matrix::zeros(),
@@ -1179,6 +1181,7 @@ impl<T: ::chainrule::__private::Scalar> Skip<T> {
 impl<T: ::chainrule::__private::Scalar> SkipGradients<T> {
     /// All gradients zero.
     #[must_use]
+    #[inline(never)]
     pub fn zeros() -> Self {
         Self {
             first: <::chainrule::__private::Dense<T, 64, 32>>::zeros(),
@@ -1190,6 +1193,7 @@ impl<T: ::chainrule::__private::Scalar> SkipGradients<T> {
 impl<T: ::chainrule::__private::Scalar, const B: ::core::primitive::usize> SkipWorkspace<T, B> {
     /// All buffers, zero.
     #[must_use]
+    #[inline(never)]
     pub fn new() -> Self {
         Self {
             first: ::chainrule::__private::Matrix::zeros(),
@@ -2017,6 +2021,7 @@ impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
 impl<T: ::chainrule::__private::Scalar> TinyCnnGradients<T> {
     /// All gradients zero.
     #[must_use]
+    #[inline(never)]
     pub fn zeros() -> Self {
         Self {
             conv: <::chainrule::__private::Conv2d<T, 4, 9>>::zeros(),
@@ -2027,6 +2032,7 @@ impl<T: ::chainrule::__private::Scalar> TinyCnnGradients<T> {
 impl<T: ::chainrule::__private::Scalar, const B: ::core::primitive::usize> TinyCnnWorkspace<T, B> {
     /// All buffers, zero.
     #[must_use]
+    #[inline(never)]
     pub fn new() -> Self {
         Self {
             z1: ::chainrule::__private::Matrix::zeros(),

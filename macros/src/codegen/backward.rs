@@ -544,11 +544,12 @@ pub(super) fn methods(model: &Model, names: &Names, options: Options) -> TokenSt
     let (mut extra, input_grads) = input_grads_prelude(model);
     extra.extend(extra_buffers(model, &steps));
     let bind = bind_workspace(names, model, &values, &gradient_values(model), &extra);
+    let pass_inline = super::pass_inline(model);
     quote! {
         /// Forward, loss and backward over `B` rows: returns the loss and
         /// overwrites `grads`; with `INPUT_GRADS`, also `∂l/∂X` into the
         /// workspace. Allocates nothing.
-        #[inline]
+        #pass_inline
         #[allow(unused_doc_comments, unused_variables, clippy::all)]
         fn backward_pass<const B: ::core::primitive::usize, const INPUT_GRADS: ::core::primitive::bool, #targets_generics>(
             &self,

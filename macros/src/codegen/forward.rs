@@ -778,6 +778,7 @@ pub(super) fn methods(model: &Model, names: &Names, options: Options) -> TokenSt
         ..
     } = &sig;
 
+    let pass_inline = super::pass_inline(model);
     let steps = logits_steps(model);
     let statements: Vec<TokenStream> = steps
         .iter()
@@ -845,7 +846,7 @@ pub(super) fn methods(model: &Model, names: &Names, options: Options) -> TokenSt
     quote! {
         /// The forward pass up to the logits (all of it, except the output
         /// activations that a loss computes from the logits).
-        #[inline]
+        #pass_inline
         #[allow(unused_doc_comments, unused_variables, clippy::all)]
         fn forward_logits<const B: ::core::primitive::usize>(
             &self,

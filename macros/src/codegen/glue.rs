@@ -335,9 +335,13 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
             }
         }
 
+        // The constructors stay out of line: inlined, a deep network's
+        // dozens of allocations (and their unwinding clean-up) are optimized
+        // again in every caller, for nothing at run time.
         impl #generics #grads_ty {
             /// All gradients zero.
             #[must_use]
+            #[inline(never)]
             pub fn zeros() -> Self {
                 Self { #( #field_names: #zeros, )* }
             }
@@ -346,6 +350,7 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
         impl<#(#consts,)* T: #rt::Scalar, const B: ::core::primitive::usize> #ws_ty {
             /// All buffers, zero.
             #[must_use]
+            #[inline(never)]
             pub fn new() -> Self {
                 Self { #(#ws_inits,)* }
             }

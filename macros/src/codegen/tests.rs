@@ -210,3 +210,49 @@ fn the_error_stub_keeps_the_name_generics_and_methods() {
     let stub = super::stub(&quote!(struct Broken ! { }));
     assert!(stub.to_string().contains("pub struct Broken <"));
 }
+
+/// The attribute just before `fn <name>` in the generated code.
+fn attribute_before(code: &str, name: &str) -> String {
+    let at = code.find(&format!("fn {name}")).expect("generated"); // ok: test-only
+    let before = &code[..at];
+    let start = before.rfind("# [inline").expect("has an inline attribute"); // ok: test-only
+    before[start..]
+        .split(']')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+        + "]"
+}
+
+#[test]
+fn deep_networks_keep_their_passes_out_of_line() {
+    let shallow = generated(quote! {
+        pub struct Shallow {
+            hidden: Dense<4, 4> => relu,
+            output: Dense<4, 2> => softmax,
+            loss: cross_entropy,
+        }
+    });
+    assert_eq!(attribute_before(&shallow, "backward_pass"), "# [inline]");
+    assert_eq!(attribute_before(&shallow, "forward_logits"), "# [inline]");
+
+    let layers = (1..=9).map(|i| {
+        let name = format_ident!("hidden{i}");
+        quote!(#name: Dense<4, 4> => tanh,)
+    });
+    let deep = generated(quote! {
+        pub struct Deep {
+            #(#layers)*
+            output: Dense<4, 2> => softmax,
+            loss: cross_entropy,
+        }
+    });
+    assert_eq!(
+        attribute_before(&deep, "backward_pass"),
+        "# [inline (never)]"
+    );
+    assert_eq!(
+        attribute_before(&deep, "forward_logits"),
+        "# [inline (never)]"
+    );
+}
