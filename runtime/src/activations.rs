@@ -221,17 +221,7 @@ pub fn activation_backward_into<F: Activation, T: Scalar, const B: usize, const 
     a: &Matrix<T, B, N>,
     dl_dz: &mut Matrix<T, B, N>,
 ) {
-    let slices = (
-        dl_da.as_slice(),
-        z.as_slice(),
-        a.as_slice(),
-        dl_dz.as_mut_slice(),
-    );
-    if B * N <= INLINE_ELEMENTWISE_MAX_ENTRIES {
-        derivative_entries::<F, T, false>(slices.0, slices.1, slices.2, slices.3);
-    } else {
-        derivative_entries_outlined::<F, T, false>(slices.0, slices.1, slices.2, slices.3);
-    }
+    rule7_pass::<F, T, B, N, false>(dl_da, z, a, dl_dz);
 }
 
 /// Rule 7, accumulated: `∂l/∂z += ∂l/∂a ⊗ f′(z)` (a value feeding several
@@ -243,16 +233,28 @@ pub fn activation_backward_acc<F: Activation, T: Scalar, const B: usize, const N
     a: &Matrix<T, B, N>,
     dl_dz: &mut Matrix<T, B, N>,
 ) {
-    let slices = (
+    rule7_pass::<F, T, B, N, true>(dl_da, z, a, dl_dz);
+}
+
+/// Rule 7 written (or added, `ACCUMULATE`): inline on small matrices, else
+/// the one out-of-line pass per activation.
+#[inline(always)]
+fn rule7_pass<F: Activation, T: Scalar, const B: usize, const N: usize, const ACCUMULATE: bool>(
+    dl_da: &Matrix<T, B, N>,
+    z: &Matrix<T, B, N>,
+    a: &Matrix<T, B, N>,
+    dl_dz: &mut Matrix<T, B, N>,
+) {
+    let (g, z, a, out) = (
         dl_da.as_slice(),
         z.as_slice(),
         a.as_slice(),
         dl_dz.as_mut_slice(),
     );
     if B * N <= INLINE_ELEMENTWISE_MAX_ENTRIES {
-        derivative_entries::<F, T, true>(slices.0, slices.1, slices.2, slices.3);
+        derivative_entries::<F, T, ACCUMULATE>(g, z, a, out);
     } else {
-        derivative_entries_outlined::<F, T, true>(slices.0, slices.1, slices.2, slices.3);
+        derivative_entries_outlined::<F, T, ACCUMULATE>(g, z, a, out);
     }
 }
 

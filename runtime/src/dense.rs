@@ -107,10 +107,7 @@ pub fn forward<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
     if const { pays(Product::Forward, B, IN, OUT) } {
         small::forward(x, weight, bias, z);
     } else {
-        match bias {
-            Some(bias) => ops::matmul_t_bias_into(x, weight, bias, z),
-            None => ops::matmul_t_into(x, weight, z),
-        }
+        by_kernels::forward(x, weight, bias, z);
     }
 }
 
@@ -135,11 +132,8 @@ pub fn forward_activate<
 ) {
     if const { pays(Product::Forward, B, IN, OUT) } {
         small::forward_activate::<F, T, B, IN, OUT>(x, weight, bias, z, a);
-    } else if let (Some(bias), true) = (bias, F::NAME.as_bytes() == b"relu") {
-        ops::matmul_t_bias_relu_into(x, weight, bias, z, a);
     } else {
-        forward(x, weight, bias, z);
-        activate_into::<F, T, B, OUT>(z, a);
+        by_kernels::forward_activate::<F, T, B, IN, OUT>(x, weight, bias, z, a);
     }
 }
 
@@ -155,10 +149,7 @@ pub fn weight_grad<T: Scalar, const B: usize, const IN: usize, const OUT: usize>
     if const { pays(Product::WeightGrad, B, IN, OUT) } {
         small::weight_grad(dl_dz, x, dl_dw, dl_db);
     } else {
-        rules::rule5_weight_grad_into(dl_dz, x, dl_dw);
-        if let Some(dl_db) = dl_db {
-            rules::bias_grad_into(dl_dz, dl_db);
-        }
+        by_kernels::weight_grad(dl_dz, x, dl_dw, dl_db);
     }
 }
 
@@ -173,5 +164,64 @@ pub fn input_grad<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
         small::input_grad(dl_dz, weight, dl_dx);
     } else {
         rules::rule6_input_grad_into(dl_dz, weight, dl_dx);
+    }
+}
+
+/// The products by the kernels: the branch of each function above where the
+/// small form does not pay, and what [`small`] runs on an x86-64 CPU
+/// without AVX2.
+pub(crate) mod by_kernels {
+    use super::*;
+
+    /// `z = x·Wᵀ + 1·bᵀ` (no bias: `bias = None`).
+    #[inline]
+    pub(crate) fn forward<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
+        x: &Matrix<T, B, IN>,
+        weight: &Matrix<T, OUT, IN>,
+        bias: Option<&RowVector<T, OUT>>,
+        z: &mut Matrix<T, B, OUT>,
+    ) {
+        match bias {
+            Some(bias) => ops::matmul_t_bias_into(x, weight, bias, z),
+            None => ops::matmul_t_into(x, weight, z),
+        }
+    }
+
+    /// [`forward`], then `a = f(z)`: relu in the kernels' store after a
+    /// bias, any other `f` in a pass from `z` to `a`.
+    #[inline]
+    pub(crate) fn forward_activate<
+        F: Activation,
+        T: Scalar,
+        const B: usize,
+        const IN: usize,
+        const OUT: usize,
+    >(
+        x: &Matrix<T, B, IN>,
+        weight: &Matrix<T, OUT, IN>,
+        bias: Option<&RowVector<T, OUT>>,
+        z: &mut Matrix<T, B, OUT>,
+        a: &mut Matrix<T, B, OUT>,
+    ) {
+        if let (Some(bias), true) = (bias, F::NAME.as_bytes() == b"relu") {
+            ops::matmul_t_bias_relu_into(x, weight, bias, z, a);
+        } else {
+            forward(x, weight, bias, z);
+            activate_into::<F, T, B, OUT>(z, a);
+        }
+    }
+
+    /// Rule 5 and the bias gradient.
+    #[inline]
+    pub(crate) fn weight_grad<T: Scalar, const B: usize, const IN: usize, const OUT: usize>(
+        dl_dz: &Matrix<T, B, OUT>,
+        x: &Matrix<T, B, IN>,
+        dl_dw: &mut Matrix<T, OUT, IN>,
+        dl_db: Option<&mut RowVector<T, OUT>>,
+    ) {
+        rules::rule5_weight_grad_into(dl_dz, x, dl_dw);
+        if let Some(dl_db) = dl_db {
+            rules::bias_grad_into(dl_dz, dl_db);
+        }
     }
 }

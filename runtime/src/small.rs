@@ -485,10 +485,7 @@ mod kernels {
         bias: Option<&RowVector<T, OUT>>,
         z: &mut Matrix<T, B, OUT>,
     ) {
-        match bias {
-            Some(bias) => crate::ops::matmul_t_bias_into(x, weight, bias, z),
-            None => crate::ops::matmul_t_into(x, weight, z),
-        }
+        crate::dense::by_kernels::forward(x, weight, bias, z);
     }
 
     /// [`forward`], then `a = f(z)`.
@@ -507,8 +504,7 @@ mod kernels {
         z: &mut Matrix<T, B, OUT>,
         a: &mut Matrix<T, B, OUT>,
     ) {
-        forward(x, weight, bias, z);
-        crate::activations::activate_into::<F, T, B, OUT>(z, a);
+        crate::dense::by_kernels::forward_activate::<F, T, B, IN, OUT>(x, weight, bias, z, a);
     }
 
     /// Rule 5 and the bias gradient by the kernels.
@@ -520,10 +516,7 @@ mod kernels {
         dl_dw: &mut Matrix<T, OUT, IN>,
         dl_db: Option<&mut RowVector<T, OUT>>,
     ) {
-        crate::rules::rule5_weight_grad_into(dl_dz, x, dl_dw);
-        if let Some(dl_db) = dl_db {
-            crate::rules::bias_grad_into(dl_dz, dl_db);
-        }
+        crate::dense::by_kernels::weight_grad(dl_dz, x, dl_dw, dl_db);
     }
 
     /// Rule 6 by the kernels.
