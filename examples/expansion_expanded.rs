@@ -335,13 +335,13 @@ impl<T: ::chainrule::__private::Scalar, const B: ::core::primitive::usize> Mnist
     #[inline(never)]
     pub fn new() -> Self {
         Self {
-            z1: ::chainrule::__private::Matrix::zeros(),
-            a1: ::chainrule::__private::Matrix::zeros(),
-            z2: ::chainrule::__private::Matrix::zeros(),
-            a2: ::chainrule::__private::Matrix::zeros(),
-            dl_dz1: ::chainrule::__private::Matrix::zeros(),
-            dl_da1: ::chainrule::__private::Matrix::zeros(),
-            dl_dz2: ::chainrule::__private::Matrix::zeros(),
+            z1: <::chainrule::__private::Matrix<T, B, 128>>::zeros(),
+            a1: <::chainrule::__private::Matrix<T, B, 128>>::zeros(),
+            z2: <::chainrule::__private::Matrix<T, B, 10>>::zeros(),
+            a2: <::chainrule::__private::Matrix<T, B, 10>>::zeros(),
+            dl_dz1: <::chainrule::__private::Matrix<T, B, 128>>::zeros(),
+            dl_da1: <::chainrule::__private::Matrix<T, B, 128>>::zeros(),
+            dl_dz2: <::chainrule::__private::Matrix<T, B, 10>>::zeros(),
             dl_dx: <_ as ::chainrule::__private::BatchInputs<T>>::zeros(),
         }
     }
@@ -1196,21 +1196,21 @@ impl<T: ::chainrule::__private::Scalar, const B: ::core::primitive::usize> SkipW
     #[inline(never)]
     pub fn new() -> Self {
         Self {
-            first: ::chainrule::__private::Matrix::zeros(),
-            h: ::chainrule::__private::Matrix::zeros(),
-            block: ::chainrule::__private::Matrix::zeros(),
-            tanh_block: ::chainrule::__private::Matrix::zeros(),
-            r: ::chainrule::__private::Matrix::zeros(),
-            concat1: ::chainrule::__private::Matrix::zeros(),
-            out: ::chainrule::__private::Matrix::zeros(),
-            output: ::chainrule::__private::Matrix::zeros(),
-            dl_dfirst: ::chainrule::__private::Matrix::zeros(),
-            dl_dh: ::chainrule::__private::Matrix::zeros(),
-            dl_dblock: ::chainrule::__private::Matrix::zeros(),
-            dl_dtanh_block: ::chainrule::__private::Matrix::zeros(),
-            dl_dr: ::chainrule::__private::Matrix::zeros(),
-            dl_dconcat1: ::chainrule::__private::Matrix::zeros(),
-            dl_dout: ::chainrule::__private::Matrix::zeros(),
+            first: <::chainrule::__private::Matrix<T, B, 32>>::zeros(),
+            h: <::chainrule::__private::Matrix<T, B, 32>>::zeros(),
+            block: <::chainrule::__private::Matrix<T, B, 32>>::zeros(),
+            tanh_block: <::chainrule::__private::Matrix<T, B, 32>>::zeros(),
+            r: <::chainrule::__private::Matrix<T, B, 32>>::zeros(),
+            concat1: <::chainrule::__private::Matrix<T, B, 36>>::zeros(),
+            out: <::chainrule::__private::Matrix<T, B, 10>>::zeros(),
+            output: <::chainrule::__private::Matrix<T, B, 10>>::zeros(),
+            dl_dfirst: <::chainrule::__private::Matrix<T, B, 32>>::zeros(),
+            dl_dh: <::chainrule::__private::Matrix<T, B, 32>>::zeros(),
+            dl_dblock: <::chainrule::__private::Matrix<T, B, 32>>::zeros(),
+            dl_dtanh_block: <::chainrule::__private::Matrix<T, B, 32>>::zeros(),
+            dl_dr: <::chainrule::__private::Matrix<T, B, 32>>::zeros(),
+            dl_dconcat1: <::chainrule::__private::Matrix<T, B, 36>>::zeros(),
+            dl_dout: <::chainrule::__private::Matrix<T, B, 10>>::zeros(),
             dl_dinputs: <_ as ::chainrule::__private::BatchInputs<T>>::zeros(),
         }
     }
@@ -2035,18 +2035,18 @@ impl<T: ::chainrule::__private::Scalar, const B: ::core::primitive::usize> TinyC
     #[inline(never)]
     pub fn new() -> Self {
         Self {
-            z1: ::chainrule::__private::Matrix::zeros(),
-            a1: ::chainrule::__private::Matrix::zeros(),
-            z2: ::chainrule::__private::Matrix::zeros(),
-            z4: ::chainrule::__private::Matrix::zeros(),
-            a4: ::chainrule::__private::Matrix::zeros(),
-            dl_dz1: ::chainrule::__private::Matrix::zeros(),
-            dl_da1: ::chainrule::__private::Matrix::zeros(),
-            dl_dz2: ::chainrule::__private::Matrix::zeros(),
-            dl_dz4: ::chainrule::__private::Matrix::zeros(),
+            z1: <::chainrule::__private::Matrix<T, B, 256>>::zeros(),
+            a1: <::chainrule::__private::Matrix<T, B, 256>>::zeros(),
+            z2: <::chainrule::__private::Matrix<T, B, 64>>::zeros(),
+            z4: <::chainrule::__private::Matrix<T, B, 10>>::zeros(),
+            a4: <::chainrule::__private::Matrix<T, B, 10>>::zeros(),
+            dl_dz1: <::chainrule::__private::Matrix<T, B, 256>>::zeros(),
+            dl_da1: <::chainrule::__private::Matrix<T, B, 256>>::zeros(),
+            dl_dz2: <::chainrule::__private::Matrix<T, B, 64>>::zeros(),
+            dl_dz4: <::chainrule::__private::Matrix<T, B, 10>>::zeros(),
             dl_dx: <_ as ::chainrule::__private::BatchInputs<T>>::zeros(),
-            z1_patches: ::chainrule::__private::Matrix::zeros(),
-            z1_dpatches: ::chainrule::__private::Matrix::zeros(),
+            z1_patches: <::chainrule::__private::Matrix<T, 1, 576>>::zeros(),
+            z1_dpatches: <::chainrule::__private::Matrix<T, 1, 676>>::zeros(),
         }
     }
     /// `z3`, B×64: the entries of `z2` (a flattened image is its image's buffer).

@@ -107,6 +107,15 @@ pub mod __private {
     pub use alloc::{boxed::Box, string::String, vec::Vec};
     pub use core;
 
+    /// `K` values made by `make`, in order: how the generated constructors
+    /// make every field of one type (a workspace's buffers of one width,
+    /// the gradients of layers of one shape) with one call.
+    #[must_use]
+    #[inline(never)]
+    pub fn array_of<V, const K: usize>(make: fn() -> V) -> [V; K] {
+        core::array::from_fn(|_| make())
+    }
+
     /// Where a value of one width meets an operation that takes a width
     /// given by another `const` item (`Dense<HIDDEN, …>` after a layer of
     /// `WIDTH` outputs): the macro cannot evaluate `const` items, so it emits

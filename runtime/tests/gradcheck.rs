@@ -542,6 +542,31 @@ mod generated {
         }
     }
 
+    network! {
+        /// Seventeen layers: more fields than the constructors write one by
+        /// one (they make the fields of each type together, then name them).
+        pub struct Tall {
+            l1: Dense<3, 4> => tanh,
+            l2: Dense<4, 4> => sigmoid,
+            l3: DenseNoBias<4, 5> => tanh,
+            l4: Dense<5, 4> => tanh,
+            l5: Dense<4, 4> => sigmoid,
+            l6: Dense<4, 4> => tanh,
+            l7: Dense<4, 4> => sigmoid,
+            l8: Dense<4, 4> => tanh,
+            l9: Dense<4, 4> => sigmoid,
+            l10: Dense<4, 4> => tanh,
+            l11: Dense<4, 4> => sigmoid,
+            l12: Dense<4, 4> => tanh,
+            l13: Dense<4, 4> => sigmoid,
+            l14: Dense<4, 4> => tanh,
+            l15: Dense<4, 4> => sigmoid,
+            l16: Dense<4, 4> => tanh,
+            l17: Dense<4, 2>,
+            loss: mse,
+        }
+    }
+
     fn inputs<const B: usize, const N: usize>(seed: u64) -> Matrix<f64, B, N> {
         // Away from zero so that no relu input sits at the kink.
         Matrix::from_fn(|i, j| {
@@ -584,6 +609,52 @@ mod generated {
         assert!(report.passes(1e-6), "{report}");
         let one_hot: Matrix<f64, 4, 5> = labels.to_one_hot();
         let report = gradcheck::check_network(&net, &x, &one_hot);
+        assert!(report.passes(1e-6), "{report}");
+    }
+
+    #[test]
+    fn tall_network_built_type_by_type() {
+        // Every parameter and buffer starts at zero, each named buffer has
+        // its own shape and storage, and the gradient is right.
+        let zeros = Tall::<f64>::zeros();
+        let mut entries = 0;
+        zeros.visit(&mut |_, values| {
+            entries += values.len();
+            assert!(values.iter().all(|&v| v == 0.0));
+        });
+        assert_eq!(
+            entries,
+            3 * 4 + 4 + 4 * 5 + 5 * 4 + 4 + 12 * (4 * 4 + 4) + 4 * 4 + 4 + 4 * 2 + 2
+        );
+        let net = Tall::<f64>::init(8);
+        let mut grads = net.gradients();
+        grads.visit(&mut |_, values| assert!(values.iter().all(|&v| v == 0.0)));
+        let mut ws = net.workspace::<3>();
+        let z3: &Matrix<f64, 3, 5> = &ws.z3;
+        let z17: &Matrix<f64, 3, 2> = &ws.z17;
+        assert!(z3
+            .as_slice()
+            .iter()
+            .chain(z17.as_slice())
+            .all(|&v| v == 0.0));
+        let x = inputs::<3, 3>(6);
+        let y = inputs::<3, 2>(7);
+        net.backward(&x, &y, &mut grads, &mut ws);
+        // Each layer's values in its own buffer: z of a layer is its
+        // input's product with its weights, entry by entry.
+        for (z, input, layer) in [(&ws.z5, &ws.a4, &net.l5), (&ws.z6, &ws.a5, &net.l6)] {
+            for b in 0..3 {
+                for i in 0..4 {
+                    let by_hand = layer.bias[(0, i)]
+                        + (0..4)
+                            .map(|j| input[(b, j)] * layer.weight[(i, j)])
+                            .sum::<f64>();
+                    assert!((z[(b, i)] - by_hand).abs() < 1e-12);
+                }
+            }
+        }
+        let report = gradcheck::check_network(&net, &x, &y);
+        assert_eq!(report.entries_checked, entries);
         assert!(report.passes(1e-6), "{report}");
     }
 

@@ -140,23 +140,22 @@ pub(super) fn input_grads_field(model: &Model) -> proc_macro2::Ident {
     }
 }
 
-/// How each field is initialised: `(new, zeros)`.
-fn initialisers(layer: &Layer, ty: &TokenStream) -> (TokenStream, TokenStream) {
+/// How a layer field is initialised by `Net::new`.
+fn initialiser(layer: &Layer, ty: &TokenStream) -> TokenStream {
     let rt = rt();
     let init = if layer.he_init {
         quote!(#rt::Init::He)
     } else {
         quote!(#rt::Init::Xavier)
     };
-    let new = match &layer.kind {
+    match &layer.kind {
         LayerKind::LayerNorm { .. } => quote!(<#ty>::new()),
         LayerKind::Conv2d(c) => {
             let area = Literal::usize_unsuffixed(c.kernel * c.kernel);
             quote!(<#ty>::init(#init, #area, &mut rng))
         }
         _ => quote!(<#ty>::init(#init, &mut rng)),
-    };
-    (new, quote!(<#ty>::zeros()))
+    }
 }
 
 /// `impl Net { new, zeros, forward, … }`, `impl NetGradients { zeros }`,
@@ -169,8 +168,7 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
     let consts = &names.const_params;
     let fields = fields(model);
     let field_names: Vec<_> = fields.iter().map(|(l, _)| &l.name).collect();
-    let (news, zeros): (Vec<TokenStream>, Vec<TokenStream>) =
-        fields.iter().map(|(l, ty)| initialisers(l, ty)).unzip();
+    let news: Vec<TokenStream> = fields.iter().map(|(l, ty)| initialiser(l, ty)).collect();
     let uses_rng = fields
         .iter()
         .any(|(l, _)| !matches!(l.kind, LayerKind::LayerNorm { .. }));
@@ -180,24 +178,14 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
         quote!(let _ = seed;)
     };
 
-    let mut ws_inits = Vec::new();
-    for id in model.inputs.len()..model.values.len() {
-        if model.values[id].alias_of.is_none() {
-            let name = value_ident(model, id);
-            ws_inits.push(quote!(#name: #rt::Matrix::zeros()));
-        }
-    }
-    for id in backward::gradient_values(model) {
-        let name = grad_ident(model, id);
-        ws_inits.push(quote!(#name: #rt::Matrix::zeros()));
-    }
-    let input_grads = input_grads_field(model);
-    ws_inits.push(quote!(#input_grads: <_ as #rt::BatchInputs<T>>::zeros()));
-    for step in &model.steps {
-        for (field, _, _) in step_buffers(model, step) {
-            ws_inits.push(quote!(#field: #rt::Matrix::zeros()));
-        }
-    }
+    let ws_body = workspace_constructor(model);
+    // The parameters and their gradients have the same fields.
+    let zeros_body = zeros_by_type(
+        fields
+            .iter()
+            .map(|(l, ty)| ZeroField::of_type(l.name.clone(), ty.clone()))
+            .collect(),
+    );
 
     // A flattened value shares its image's buffer: read it by its name
     // through a method.
@@ -307,7 +295,7 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
             #[must_use]
             pub fn zeros() -> Self {
                 #nonzero_use
-                Self { #( #field_names: #zeros, )* }
+                #zeros_body
             }
 
             /// Gradients, all zero.
@@ -343,7 +331,7 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
             #[must_use]
             #[inline(never)]
             pub fn zeros() -> Self {
-                Self { #( #field_names: #zeros, )* }
+                #zeros_body
             }
         }
 
@@ -352,7 +340,7 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
             #[must_use]
             #[inline(never)]
             pub fn new() -> Self {
-                Self { #(#ws_inits,)* }
+                #ws_body
             }
             #(#alias_accessors)*
         }
@@ -364,6 +352,120 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
                 self
             }
         }
+    }
+}
+
+/// The body of `NetWorkspace::new`: every buffer zero.
+fn workspace_constructor(model: &Model) -> TokenStream {
+    let rt = rt();
+    let matrix = |id| {
+        let width = width_tokens(model, id);
+        quote!(#rt::Matrix<T, B, #width>)
+    };
+    let mut fields = Vec::new();
+    for id in model.inputs.len()..model.values.len() {
+        if model.values[id].alias_of.is_none() {
+            fields.push(ZeroField::of_type(value_ident(model, id), matrix(id)));
+        }
+    }
+    for id in backward::gradient_values(model) {
+        fields.push(ZeroField::of_type(grad_ident(model, id), matrix(id)));
+    }
+    fields.push(ZeroField {
+        name: input_grads_field(model),
+        ty: None,
+        value: quote!(<_ as #rt::BatchInputs<T>>::zeros()),
+    });
+    for step in &model.steps {
+        for (field, _, ty) in step_buffers(model, step) {
+            fields.push(ZeroField::of_type(field, ty));
+        }
+    }
+    zeros_by_type(fields)
+}
+
+/// A field of a constructor that makes every field zero.
+struct ZeroField {
+    name: proc_macro2::Ident,
+    /// The field's type, when its value is `<ty>::zeros()`.
+    ty: Option<TokenStream>,
+    value: TokenStream,
+}
+
+impl ZeroField {
+    fn of_type(name: proc_macro2::Ident, ty: TokenStream) -> Self {
+        let value = quote!(<#ty>::zeros());
+        Self {
+            name,
+            ty: Some(ty),
+            value,
+        }
+    }
+}
+
+/// Constructors of at most this many fields stay one struct literal (the
+/// expansion of small networks reads as before); past it, the fields of
+/// one type are made together by [`zeros_by_type`].
+const PLAIN_CONSTRUCTOR_MAX_FIELDS: usize = 16;
+
+/// A constructor body: the struct literal of `fields`, or, for more than
+/// [`PLAIN_CONSTRUCTOR_MAX_FIELDS`], the fields of each type made by one
+/// call returning them as an array and named by destructuring: `let
+/// fieldsN: [Ty; K] = array_of(Ty::zeros);`, …, `let [a, b, …] =
+/// fieldsN;`, …, `Self { a, b, … }`. Fields without a type, or alone of
+/// theirs, are made first, one call each.
+///
+/// One call per type rather than one per field keeps the constructor
+/// small: a call that may unwind needs clean-up code that drops every
+/// field made before it, and a 32-layer network's workspace has over a
+/// hundred buffers. Every array is made (the largest last) before any is
+/// destructured, so the named fields only move into the struct.
+fn zeros_by_type(fields: Vec<ZeroField>) -> TokenStream {
+    let rt = rt();
+    if fields.len() <= PLAIN_CONSTRUCTOR_MAX_FIELDS {
+        let (names, values): (Vec<_>, Vec<_>) =
+            fields.into_iter().map(|f| (f.name, f.value)).unzip();
+        return quote!(Self { #(#names: #values,)* });
+    }
+    let names: Vec<_> = fields.iter().map(|f| f.name.clone()).collect();
+    // (type, its fields), in order of first appearance.
+    let mut groups: Vec<(TokenStream, Vec<proc_macro2::Ident>)> = Vec::new();
+    let mut singles = Vec::new();
+    for field in fields {
+        let Some(ty) = field.ty else {
+            singles.push((field.name, field.value));
+            continue;
+        };
+        let key = ty.to_string();
+        match groups.iter_mut().find(|(t, _)| t.to_string() == key) {
+            Some((_, names)) => names.push(field.name),
+            None => groups.push((ty, vec![field.name])),
+        }
+    }
+    // The largest group last: its call has no fields after it to clean
+    // up, and the clean-up of each earlier call drops only smaller groups.
+    groups.sort_by_key(|(_, names)| names.len());
+    let arrays = groups.partition_point(|(_, names)| names.len() == 1);
+    for (ty, names) in groups.drain(..arrays) {
+        singles.push((names[0].clone(), quote!(<#ty>::zeros())));
+    }
+    let (single_names, single_values): (Vec<_>, Vec<_>) = singles.into_iter().unzip();
+    let array_names: Vec<proc_macro2::Ident> = (0..groups.len())
+        .map(|i| format_ident!("fields{}", i))
+        .collect();
+    let makes = groups.iter().zip(&array_names).map(|((ty, names), array)| {
+        let count = Literal::usize_unsuffixed(names.len());
+        quote!(let #array: [#ty; #count] = #rt::array_of(<#ty>::zeros);)
+    });
+    let destructure = groups
+        .iter()
+        .zip(&array_names)
+        .map(|((_, names), array)| quote!(let [#(#names),*] = #array;));
+    quote! {
+        #(let #single_names = #single_values;)*
+        #(#makes)*
+        #(#destructure)*
+        Self { #(#names,)* }
     }
 }
 

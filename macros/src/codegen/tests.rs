@@ -256,3 +256,49 @@ fn deep_networks_keep_their_passes_out_of_line() {
         "# [inline (never)]"
     );
 }
+
+#[test]
+fn deep_networks_make_their_fields_type_by_type() {
+    let layers = (1..=17).map(|i| {
+        let name = format_ident!("hidden{i}");
+        quote!(#name: Dense<4, 4> => tanh,)
+    });
+    let deep = generated(quote! {
+        pub struct Deep {
+            #(#layers)*
+            output: Dense<4, 2> => softmax,
+            loss: cross_entropy,
+        }
+    });
+    // 17 × (z, a, dl_dz, dl_da) of width 4 in one array (the largest group,
+    // made last), (z, a, dl_dz) of the output, width 2, in another (dl_dx
+    // is made on its own); the 17 hidden layers are of one type, the output
+    // alone of its.
+    let workspace = &deep[deep.find("pub fn new () -> Self").expect("workspace new")..]; // ok: test-only
+    let array = |ty: &str, count: usize| {
+        format!(
+            "[:: chainrule :: __private :: {ty} ; {count}] = :: chainrule :: __private :: array_of"
+        )
+    };
+    let width_2 = workspace.find(&array("Matrix < T , B , 2 >", 3));
+    let width_4 = workspace.find(&array("Matrix < T , B , 4 >", 68));
+    assert!(
+        width_2.is_some() && width_4.is_some() && width_2 < width_4,
+        "{workspace}"
+    );
+    let params = array("Dense < T , 4 , 4 >", 17);
+    assert_eq!(
+        deep.matches(&params).count(),
+        2,
+        "Net::zeros and NetGradients::zeros"
+    );
+
+    let shallow = generated(quote! {
+        pub struct Shallow {
+            hidden: Dense<4, 4> => relu,
+            output: Dense<4, 2> => softmax,
+            loss: cross_entropy,
+        }
+    });
+    assert!(!shallow.contains("array_of"));
+}
