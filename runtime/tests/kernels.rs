@@ -552,3 +552,43 @@ fn fused_relu_keeps_nan_and_zeroes_negatives() {
         assert_eq!((z[(2, j)], a[(2, j)]), (8.25, 8.25), "column {j}");
     }
 }
+
+// A one-row product against transposed weights (the forward pass of a batch
+// of one) takes the direct loops; with AVX2 its f32 form runs four outputs at
+// a time and must sum each entry exactly as the portable loops do.
+#[test]
+fn one_row_products_match_the_portable_loops_to_the_bit() {
+    if !Backend::Avx2Fma.is_supported() {
+        eprintln!("skipped: this CPU has no AVX2 + FMA, so the one-row f32 form does not run");
+        return;
+    }
+    for n in 1..=13 {
+        for k in 1..=41 {
+            let a: Vec<f32> = values(k, 1).into_iter().map(|v| v as f32).collect();
+            let b: Vec<f32> = values(n * k, 2).into_iter().map(|v| v as f32).collect();
+            let start: Vec<f32> = values(n, 3).into_iter().map(|v| v as f32).collect();
+            for accumulate in [false, true] {
+                let mut automatic = start.clone();
+                <f32 as chainrule::Scalar>::gemm(
+                    1,
+                    n,
+                    k,
+                    &a,
+                    false,
+                    &b,
+                    true,
+                    &mut automatic,
+                    accumulate,
+                );
+                let mut portable = start.clone();
+                kernels::gemm_direct(1, n, k, &a, false, &b, true, &mut portable, accumulate);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&automatic),
+                    bits(&portable),
+                    "n = {n}, k = {k}, accumulate = {accumulate}"
+                );
+            }
+        }
+    }
+}

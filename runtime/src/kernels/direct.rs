@@ -95,6 +95,14 @@ pub(super) fn gemm_direct<T: Scalar>(
 ) {
     #[cfg(chainrule_avx2)]
     if backend == Backend::Avx2Fma && Backend::detected() == Backend::Avx2Fma {
+        if !a_transposed && b_transposed {
+            if let (Some(a), Some(b), Some(c)) =
+                (super::as_f32(a), super::as_f32(b), super::as_f32_mut(c))
+            {
+                // SAFETY: the CPU has AVX2 and FMA (detected).
+                return unsafe { dot_rows_avx2(m, n, k, a, b, c, accumulate) };
+            }
+        }
         // SAFETY: the CPU has AVX2 and FMA (detected).
         return unsafe {
             gemm_direct_avx2(m, n, k, a, a_transposed, b, b_transposed, c, accumulate)
@@ -123,6 +131,80 @@ unsafe fn gemm_direct_avx2<T: Scalar>(
     accumulate: bool,
 ) {
     gemm_direct_impl(m, n, k, a, a_transposed, b, b_transposed, c, accumulate);
+}
+
+/// `c (m×n) = a · bᵀ` (or `+=` when `accumulate`), `b` being `n×k`: the
+/// dot-product form of [`gemm_direct_impl`] for f32 on AVX2, four columns of
+/// `c` per pass over a row of `a`. Each entry is summed exactly as [`dot`]
+/// sums it (eight lanes, multiply then add, the same pairwise reduction,
+/// the tail last), so the result is the portable one to the bit; what
+/// changes is that four accumulator chains run side by side and the set-up
+/// of a dot product is paid once per four outputs: a one-row product (a
+/// batch-1 forward pass) was bound by both.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA.
+#[cfg(chainrule_avx2)]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_rows_avx2(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    use core::arch::x86_64::{
+        _mm256_add_ps, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_loadu_ps,
+        _mm256_mul_ps, _mm256_setzero_ps, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps,
+        _mm_shuffle_ps,
+    };
+    let (a, b, c) = (&a[..m * k], &b[..k * n], &mut c[..m * n]);
+    if !accumulate {
+        c.fill(0.0);
+    }
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    let full = k - k % LANES;
+    for (c_row, a_row) in c.chunks_exact_mut(n).zip(a.chunks_exact(k)) {
+        let mut c_quads = c_row.chunks_exact_mut(4);
+        let mut b_quads = b.chunks_exact(4 * k);
+        for (c_quad, b_quad) in (&mut c_quads).zip(&mut b_quads) {
+            let (x, y) = (a_row.as_ptr(), b_quad.as_ptr());
+            let mut acc = [_mm256_setzero_ps(); 4];
+            let mut p = 0;
+            while p < full {
+                // SAFETY: p + 8 <= full <= k = a_row.len(), and
+                // r·k + p + 8 <= 4·k = b_quad.len().
+                unsafe {
+                    let xv = _mm256_loadu_ps(x.add(p));
+                    for (r, acc) in acc.iter_mut().enumerate() {
+                        let yv = _mm256_loadu_ps(y.add(r * k + p));
+                        *acc = _mm256_add_ps(*acc, _mm256_mul_ps(xv, yv));
+                    }
+                }
+                p += LANES;
+            }
+            for (r, (c_ij, acc)) in c_quad.iter_mut().zip(acc).enumerate() {
+                let mut tail = 0.0;
+                for (&x, &y) in a_row[full..].iter().zip(&b_quad[r * k + full..(r + 1) * k]) {
+                    tail += x * y;
+                }
+                // Lanes l + 4 onto l, then l + 2 onto l, then 1 onto 0: the
+                // order of `reduce` in `dot`.
+                let halves = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+                let quarters = _mm_add_ps(halves, _mm_movehl_ps(halves, halves));
+                let sum = _mm_add_ss(quarters, _mm_shuffle_ps(quarters, quarters, 1));
+                *c_ij += _mm_cvtss_f32(sum) + tail;
+            }
+        }
+        let b_rest = b_quads.remainder().chunks_exact(k);
+        for (c_ij, b_row) in c_quads.into_remainder().iter_mut().zip(b_rest) {
+            *c_ij += dot(a_row, b_row);
+        }
+    }
 }
 
 /// `y += alpha · x` over the common length of `x` and `y`.
