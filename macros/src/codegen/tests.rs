@@ -224,6 +224,22 @@ fn attribute_before(code: &str, name: &str) -> String {
         + "]"
 }
 
+/// The code generated for `depth` × `Dense<4, 4> => tanh`, then
+/// `Dense<4, 2> => softmax`, cross-entropy.
+fn deep_tanh_chain(depth: usize) -> String {
+    let layers = (1..=depth).map(|i| {
+        let name = format_ident!("hidden{i}");
+        quote!(#name: Dense<4, 4> => tanh,)
+    });
+    generated(quote! {
+        pub struct Deep {
+            #(#layers)*
+            output: Dense<4, 2> => softmax,
+            loss: cross_entropy,
+        }
+    })
+}
+
 #[test]
 fn deep_networks_keep_their_passes_out_of_line() {
     let shallow = generated(quote! {
@@ -236,17 +252,7 @@ fn deep_networks_keep_their_passes_out_of_line() {
     assert_eq!(attribute_before(&shallow, "backward_pass"), "# [inline]");
     assert_eq!(attribute_before(&shallow, "forward_logits"), "# [inline]");
 
-    let layers = (1..=9).map(|i| {
-        let name = format_ident!("hidden{i}");
-        quote!(#name: Dense<4, 4> => tanh,)
-    });
-    let deep = generated(quote! {
-        pub struct Deep {
-            #(#layers)*
-            output: Dense<4, 2> => softmax,
-            loss: cross_entropy,
-        }
-    });
+    let deep = deep_tanh_chain(9);
     assert_eq!(
         attribute_before(&deep, "backward_pass"),
         "# [inline (never)]"
@@ -259,17 +265,7 @@ fn deep_networks_keep_their_passes_out_of_line() {
 
 #[test]
 fn deep_networks_make_their_fields_type_by_type() {
-    let layers = (1..=17).map(|i| {
-        let name = format_ident!("hidden{i}");
-        quote!(#name: Dense<4, 4> => tanh,)
-    });
-    let deep = generated(quote! {
-        pub struct Deep {
-            #(#layers)*
-            output: Dense<4, 2> => softmax,
-            loss: cross_entropy,
-        }
-    });
+    let deep = deep_tanh_chain(17);
     // 17 × (z, a, dl_dz, dl_da) of width 4 in one array (the largest group,
     // made last), (z, a, dl_dz) of the output, width 2, in another (dl_dx
     // is made on its own); the 17 hidden layers are of one type, the output
