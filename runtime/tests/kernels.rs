@@ -554,23 +554,32 @@ fn fused_relu_keeps_nan_and_zeroes_negatives() {
 }
 
 // A one-row product against transposed weights (the forward pass of a batch
-// of one) takes the direct loops; with AVX2 its f32 form runs four outputs at
-// a time and must sum each entry exactly as the portable loops do.
+// of one) takes the direct loops, as do a few rows deeper than the small
+// path takes; with AVX2 their f32 form runs four outputs at a time and must
+// sum each entry exactly as the portable loops do.
 #[test]
 fn one_row_products_match_the_portable_loops_to_the_bit() {
     if !Backend::Avx2Fma.is_supported() {
         eprintln!("skipped: this CPU has no AVX2 + FMA, so the one-row f32 form does not run");
         return;
     }
-    for n in 1..=13 {
-        for k in 1..=41 {
-            let a: Vec<f32> = values(k, 1).into_iter().map(|v| v as f32).collect();
+    // One row, and a few rows deeper than the small path takes
+    // (SMALL_MAX_DEPTH): fewer than eight rows take the direct loops.
+    let depth = kernels::SMALL_MAX_DEPTH;
+    let shapes = (1..=41).map(|k| (1, k)).chain(
+        [2, 3, 7]
+            .into_iter()
+            .flat_map(|m| (depth + 1..=depth + 9).map(move |k| (m, k))),
+    );
+    for (m, k) in shapes {
+        for n in 1..=13 {
+            let a: Vec<f32> = values(m * k, 1).into_iter().map(|v| v as f32).collect();
             let b: Vec<f32> = values(n * k, 2).into_iter().map(|v| v as f32).collect();
-            let start: Vec<f32> = values(n, 3).into_iter().map(|v| v as f32).collect();
+            let start: Vec<f32> = values(m * n, 3).into_iter().map(|v| v as f32).collect();
             for accumulate in [false, true] {
                 let mut automatic = start.clone();
                 <f32 as chainrule::Scalar>::gemm(
-                    1,
+                    m,
                     n,
                     k,
                     &a,
@@ -581,12 +590,12 @@ fn one_row_products_match_the_portable_loops_to_the_bit() {
                     accumulate,
                 );
                 let mut portable = start.clone();
-                kernels::gemm_direct(1, n, k, &a, false, &b, true, &mut portable, accumulate);
+                kernels::gemm_direct(m, n, k, &a, false, &b, true, &mut portable, accumulate);
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(
                     bits(&automatic),
                     bits(&portable),
-                    "n = {n}, k = {k}, accumulate = {accumulate}"
+                    "m = {m}, n = {n}, k = {k}, accumulate = {accumulate}"
                 );
             }
         }

@@ -138,9 +138,10 @@ unsafe fn gemm_direct_avx2<T: Scalar>(
 /// `c` per pass over a row of `a`. Each entry is summed exactly as [`dot`]
 /// sums it (eight lanes, multiply then add, the same pairwise reduction,
 /// the tail last), so the result is the portable one to the bit; what
-/// changes is that four accumulator chains run side by side and the set-up
-/// of a dot product is paid once per four outputs: a one-row product (a
-/// batch-1 forward pass) was bound by both.
+/// changes is that four accumulator chains run side by side, the four
+/// reductions share their shuffles, and the loops count with indices
+/// rather than `chunks_exact` (whose lengths cost a division each): a
+/// one-row product (a batch-1 forward pass) was bound by the set-up.
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA.
@@ -156,9 +157,9 @@ unsafe fn dot_rows_avx2(
     accumulate: bool,
 ) {
     use core::arch::x86_64::{
-        _mm256_add_ps, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_loadu_ps,
-        _mm256_mul_ps, _mm256_setzero_ps, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps,
-        _mm_shuffle_ps,
+        __m256, _mm256_add_ps, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_loadu_ps,
+        _mm256_mul_ps, _mm256_setzero_ps, _mm_add_ps, _mm_loadu_ps, _mm_movehl_ps, _mm_movelh_ps,
+        _mm_setr_ps, _mm_setzero_ps, _mm_shuffle_ps, _mm_storeu_ps,
     };
     let (a, b, c) = (&a[..m * k], &b[..k * n], &mut c[..m * n]);
     if !accumulate {
@@ -168,41 +169,63 @@ unsafe fn dot_rows_avx2(
         return;
     }
     let full = k - k % LANES;
-    for (c_row, a_row) in c.chunks_exact_mut(n).zip(a.chunks_exact(k)) {
-        let mut c_quads = c_row.chunks_exact_mut(4);
-        let mut b_quads = b.chunks_exact(4 * k);
-        for (c_quad, b_quad) in (&mut c_quads).zip(&mut b_quads) {
-            let (x, y) = (a_row.as_ptr(), b_quad.as_ptr());
-            let mut acc = [_mm256_setzero_ps(); 4];
-            let mut p = 0;
-            while p < full {
-                // SAFETY: p + 8 <= full <= k = a_row.len(), and
-                // r·k + p + 8 <= 4·k = b_quad.len().
-                unsafe {
+    let quads = n - n % 4;
+    for i in 0..m {
+        let a_row = &a[i * k..(i + 1) * k];
+        let x = a_row.as_ptr();
+        let mut j = 0;
+        while j < quads {
+            // SAFETY: j + 4 <= n, so rows j..j + 4 of b (k entries each)
+            // and entries i·n + j .. i·n + j + 4 of c are in bounds;
+            // p + 8 <= full <= k.
+            unsafe {
+                let y = b.as_ptr().add(j * k);
+                let mut acc: [__m256; 4] = [_mm256_setzero_ps(); 4];
+                let mut p = 0;
+                while p < full {
                     let xv = _mm256_loadu_ps(x.add(p));
                     for (r, acc) in acc.iter_mut().enumerate() {
                         let yv = _mm256_loadu_ps(y.add(r * k + p));
                         *acc = _mm256_add_ps(*acc, _mm256_mul_ps(xv, yv));
                     }
+                    p += LANES;
                 }
-                p += LANES;
-            }
-            for (r, (c_ij, acc)) in c_quad.iter_mut().zip(acc).enumerate() {
-                let mut tail = 0.0;
-                for (&x, &y) in a_row[full..].iter().zip(&b_quad[r * k + full..(r + 1) * k]) {
-                    tail += x * y;
+                let mut tails = [0.0f32; 4];
+                if full < k {
+                    for (r, tail) in tails.iter_mut().enumerate() {
+                        let b_row = core::slice::from_raw_parts(y.add(r * k), k);
+                        for (&x, &y) in a_row[full..].iter().zip(&b_row[full..]) {
+                            *tail += x * y;
+                        }
+                    }
                 }
-                // Lanes l + 4 onto l, then l + 2 onto l, then 1 onto 0: the
-                // order of `reduce` in `dot`.
-                let halves = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-                let quarters = _mm_add_ps(halves, _mm_movehl_ps(halves, halves));
-                let sum = _mm_add_ss(quarters, _mm_shuffle_ps(quarters, quarters, 1));
-                *c_ij += _mm_cvtss_f32(sum) + tail;
+                // The order of `reduce` in `dot`, four accumulators at once:
+                // lanes l + 4 onto l, then l + 2 onto l, then 1 onto 0.
+                let mut halves = [_mm_setzero_ps(); 4];
+                for (half, v) in halves.iter_mut().zip(acc) {
+                    *half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+                }
+                // [a0 + a2, a1 + a3, b0 + b2, b1 + b3], and c, d alike.
+                let ab = _mm_add_ps(
+                    _mm_movelh_ps(halves[0], halves[1]),
+                    _mm_movehl_ps(halves[1], halves[0]),
+                );
+                let cd = _mm_add_ps(
+                    _mm_movelh_ps(halves[2], halves[3]),
+                    _mm_movehl_ps(halves[3], halves[2]),
+                );
+                let sums = _mm_add_ps(
+                    _mm_shuffle_ps(ab, cd, 0b10_00_10_00),
+                    _mm_shuffle_ps(ab, cd, 0b11_01_11_01),
+                );
+                let tails = _mm_setr_ps(tails[0], tails[1], tails[2], tails[3]);
+                let out = c.as_mut_ptr().add(i * n + j);
+                _mm_storeu_ps(out, _mm_add_ps(_mm_loadu_ps(out), _mm_add_ps(sums, tails)));
             }
+            j += 4;
         }
-        let b_rest = b_quads.remainder().chunks_exact(k);
-        for (c_ij, b_row) in c_quads.into_remainder().iter_mut().zip(b_rest) {
-            *c_ij += dot(a_row, b_row);
+        for j in quads..n {
+            c[i * n + j] += dot(a_row, &b[j * k..(j + 1) * k]);
         }
     }
 }
