@@ -249,9 +249,11 @@ fn lenet_shapes_are_computed() {
 #[test]
 fn a_cnn_weight_file_round_trips_with_pytorch_names_and_shapes() {
     let net = Pools::<f32>::new(9);
-    let dir = std::env::temp_dir().join(format!("chainrule-cnn-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temporary directory");
-    let path = dir.join("pools.safetensors");
+    let dir = tempfile::Builder::new()
+        .prefix("chainrule-cnn-")
+        .tempdir()
+        .expect("temporary directory");
+    let path = dir.path().join("pools.safetensors");
     chainrule::weights::save(&net, &path).expect("saved");
     let reloaded: Pools<f32> = chainrule::weights::load(&path).expect("loaded");
     assert_eq!(reloaded, net);
@@ -269,7 +271,6 @@ fn a_cnn_weight_file_round_trips_with_pytorch_names_and_shapes() {
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
     assert_eq!(first, net.conv2.weight.as_slice()[..4]);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 network! {

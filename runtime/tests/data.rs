@@ -15,12 +15,13 @@ fn shipped(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A fresh directory under the system's temporary directory.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chainrule-data-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create a temporary directory");
-    dir
+/// A fresh directory under the system's temporary directory, removed when the
+/// returned guard drops (also when the test panics).
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("chainrule-data-{name}-"))
+        .tempdir()
+        .expect("create a temporary directory")
 }
 
 fn csv<const IN: usize, const OUT: usize>(text: &str) -> Result<Dataset<f64, IN, OUT>, DataError> {
@@ -227,7 +228,8 @@ fn csv_invalid_utf8_is_a_csv_error_not_a_panic() {
 
 #[test]
 fn csv_missing_file_names_the_file() {
-    let path = temp_dir("missing-csv").join("nope.csv");
+    let dir = temp_dir("missing-csv");
+    let path = dir.path().join("nope.csv");
     let err = Dataset::<f64, 4, 3>::from_csv(&path, &CsvOptions::default()).unwrap_err();
     assert!(matches!(err, DataError::MissingFile { .. }), "{err:?}");
     assert!(err.to_string().contains("nope.csv"), "{err}");
@@ -530,7 +532,11 @@ fn idx_pair_loads_with_pixels_scaled_to_unit_interval() {
     let dir = temp_dir("idx-ok");
     // Three 2×2 images.
     let pixels = [0, 255, 51, 102, 255, 255, 255, 255, 0, 0, 0, 1];
-    let (i, l) = write_idx(&dir, &idx_images(3, 2, 2, &pixels), &idx_labels(&[7, 0, 9]));
+    let (i, l) = write_idx(
+        dir.path(),
+        &idx_images(3, 2, 2, &pixels),
+        &idx_labels(&[7, 0, 9]),
+    );
     let data = Dataset::<f64, 4, 10>::from_idx(&i, &l, None).unwrap();
     assert_eq!(data.labels(), &[7, 0, 9]);
     let close = |a: &[f64; 4], b: [f64; 4]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-15);
@@ -553,7 +559,7 @@ fn idx_problem(result: Result<Dataset<f64, 4, 10>, DataError>) -> IdxProblem {
 fn idx_bad_magic_is_reported_with_both_numbers() {
     let dir = temp_dir("idx-magic");
     // A labels file given as images.
-    let (i, l) = write_idx(&dir, &idx_labels(&[1, 2, 3]), &idx_labels(&[1]));
+    let (i, l) = write_idx(dir.path(), &idx_labels(&[1, 2, 3]), &idx_labels(&[1]));
     let problem = idx_problem(Dataset::from_idx(&i, &l, None));
     assert!(
         matches!(
@@ -568,7 +574,7 @@ fn idx_bad_magic_is_reported_with_both_numbers() {
     );
     // An images file given as labels.
     let images = idx_images(1, 2, 2, &[1, 2, 3, 4]);
-    let (i, l) = write_idx(&dir, &images, &images);
+    let (i, l) = write_idx(dir.path(), &images, &images);
     let problem = idx_problem(Dataset::from_idx(&i, &l, None));
     assert!(
         matches!(
@@ -583,7 +589,7 @@ fn idx_bad_magic_is_reported_with_both_numbers() {
     );
     // A gzip file (the usual MNIST download, not uncompressed).
     let (i, l) = write_idx(
-        &dir,
+        dir.path(),
         &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0],
         &images,
     );
@@ -604,7 +610,7 @@ fn idx_bad_magic_is_reported_with_both_numbers() {
 fn idx_truncated_header_and_data_are_reported() {
     let dir = temp_dir("idx-truncated");
     let full = idx_images(2, 2, 2, &[9; 8]);
-    let (i, l) = write_idx(&dir, &full[..10], &idx_labels(&[1, 2]));
+    let (i, l) = write_idx(dir.path(), &full[..10], &idx_labels(&[1, 2]));
     assert_eq!(
         idx_problem(Dataset::from_idx(&i, &l, None)),
         IdxProblem::TruncatedHeader {
@@ -612,7 +618,7 @@ fn idx_truncated_header_and_data_are_reported() {
             found: 10
         }
     );
-    let (i, l) = write_idx(&dir, &full[..full.len() - 3], &idx_labels(&[1, 2]));
+    let (i, l) = write_idx(dir.path(), &full[..full.len() - 3], &idx_labels(&[1, 2]));
     assert_eq!(
         idx_problem(Dataset::from_idx(&i, &l, None)),
         IdxProblem::LengthMismatch {
@@ -621,7 +627,7 @@ fn idx_truncated_header_and_data_are_reported() {
         }
     );
     let labels = idx_labels(&[1, 2]);
-    let (i, l) = write_idx(&dir, &full, &labels[..labels.len() - 1]);
+    let (i, l) = write_idx(dir.path(), &full, &labels[..labels.len() - 1]);
     assert_eq!(
         idx_problem(Dataset::from_idx(&i, &l, None)),
         IdxProblem::LengthMismatch {
@@ -632,7 +638,7 @@ fn idx_truncated_header_and_data_are_reported() {
     // Trailing bytes are as wrong as missing ones.
     let mut long = full.clone();
     long.push(0);
-    let (i, l) = write_idx(&dir, &long, &idx_labels(&[1, 2]));
+    let (i, l) = write_idx(dir.path(), &long, &idx_labels(&[1, 2]));
     assert_eq!(
         idx_problem(Dataset::from_idx(&i, &l, None)),
         IdxProblem::LengthMismatch {
@@ -641,7 +647,7 @@ fn idx_truncated_header_and_data_are_reported() {
         }
     );
     // An empty file.
-    let (i, l) = write_idx(&dir, &[], &idx_labels(&[1, 2]));
+    let (i, l) = write_idx(dir.path(), &[], &idx_labels(&[1, 2]));
     assert_eq!(
         idx_problem(Dataset::from_idx(&i, &l, None)),
         IdxProblem::TruncatedHeader {
@@ -654,7 +660,7 @@ fn idx_truncated_header_and_data_are_reported() {
 #[test]
 fn idx_image_size_count_mismatch_and_bad_label_are_reported() {
     let dir = temp_dir("idx-mismatch");
-    let (i, l) = write_idx(&dir, &idx_images(1, 3, 3, &[0; 9]), &idx_labels(&[1]));
+    let (i, l) = write_idx(dir.path(), &idx_images(1, 3, 3, &[0; 9]), &idx_labels(&[1]));
     assert_eq!(
         idx_problem(Dataset::from_idx(&i, &l, None)),
         IdxProblem::ImageSize {
@@ -663,7 +669,11 @@ fn idx_image_size_count_mismatch_and_bad_label_are_reported() {
             features: 4
         }
     );
-    let (i, l) = write_idx(&dir, &idx_images(2, 2, 2, &[0; 8]), &idx_labels(&[1, 2, 3]));
+    let (i, l) = write_idx(
+        dir.path(),
+        &idx_images(2, 2, 2, &[0; 8]),
+        &idx_labels(&[1, 2, 3]),
+    );
     assert!(matches!(
         Dataset::<f64, 4, 10>::from_idx(&i, &l, None),
         Err(DataError::ItemCountMismatch {
@@ -672,7 +682,11 @@ fn idx_image_size_count_mismatch_and_bad_label_are_reported() {
             ..
         })
     ));
-    let (i, l) = write_idx(&dir, &idx_images(2, 2, 2, &[0; 8]), &idx_labels(&[1, 10]));
+    let (i, l) = write_idx(
+        dir.path(),
+        &idx_images(2, 2, 2, &[0; 8]),
+        &idx_labels(&[1, 10]),
+    );
     assert!(matches!(
         Dataset::<f64, 4, 10>::from_idx(&i, &l, None),
         Err(DataError::IdxLabel {
@@ -688,7 +702,7 @@ fn idx_image_size_count_mismatch_and_bad_label_are_reported() {
 fn idx_header_with_huge_counts_is_an_error_not_an_allocation() {
     let dir = temp_dir("idx-huge");
     let (i, l) = write_idx(
-        &dir,
+        dir.path(),
         &idx_images(u32::MAX, u32::MAX, u32::MAX, &[0; 4]),
         &idx_labels(&[1]),
     );
@@ -701,7 +715,7 @@ fn idx_header_with_huge_counts_is_an_error_not_an_allocation() {
 #[test]
 fn missing_mnist_says_which_file_and_what_to_run() {
     let dir = temp_dir("mnist-missing");
-    let err = mnist::train::<f32>(&dir).unwrap_err();
+    let err = mnist::train::<f32>(dir.path()).unwrap_err();
     assert!(matches!(err, DataError::MissingFile { .. }), "{err:?}");
     let message = err.to_string();
     assert!(message.contains("train-images-idx3-ubyte"), "{message}");
@@ -712,11 +726,11 @@ fn missing_mnist_says_which_file_and_what_to_run() {
 fn corrupt_mnist_says_what_to_run() {
     let dir = temp_dir("mnist-corrupt");
     std::fs::write(
-        dir.join("t10k-images-idx3-ubyte"),
+        dir.path().join("t10k-images-idx3-ubyte"),
         idx_images(2, 28, 28, &[0; 100]),
     )
     .unwrap();
-    let err = mnist::test::<f32>(&dir).unwrap_err();
+    let err = mnist::test::<f32>(dir.path()).unwrap_err();
     assert!(matches!(err, DataError::Idx { .. }), "{err:?}");
     let message = err.to_string();
     assert!(message.contains("t10k-images-idx3-ubyte"), "{message}");
@@ -1077,7 +1091,7 @@ fn a_dataset_has_at_least_one_row() {
 #[test]
 fn an_idx_file_of_zero_images_is_an_error() {
     let dir = temp_dir("idx-empty");
-    let (images, labels) = write_idx(&dir, &idx_images(0, 2, 2, &[]), &idx_labels(&[]));
+    let (images, labels) = write_idx(dir.path(), &idx_images(0, 2, 2, &[]), &idx_labels(&[]));
     let err = Dataset::<f64, 4, 10>::from_idx(&images, &labels, None).unwrap_err();
     match &err {
         DataError::Empty { path, .. } => assert_eq!(path, &images),

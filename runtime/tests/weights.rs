@@ -2,7 +2,7 @@
 //! atomic saving, and a typed error for every kind of bad file.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chainrule::activations::{activate_into, Relu};
 use chainrule::layers::{init_rng, Dense, Init};
@@ -234,11 +234,13 @@ impl<T: Scalar> Network<3, 2> for Mlp<T> {
 
 // ------------------------------------------------------------------ helpers
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chainrule-weights-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create a temporary directory");
-    dir
+/// A fresh directory under the system's temporary directory, removed when the
+/// returned guard drops (also when the test panics).
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("chainrule-weights-{name}-"))
+        .tempdir()
+        .expect("create a temporary directory")
 }
 
 fn files_in(dir: &Path) -> Vec<String> {
@@ -292,7 +294,7 @@ fn load_bytes(bytes: &[u8]) -> (Mlp<f32>, Result<(), ContentError>) {
 
 fn round_trip<T: Scalar>(name: &str) {
     let dir = temp_dir(name);
-    let path = dir.join("mlp.safetensors");
+    let path = dir.path().join("mlp.safetensors");
     let net = Mlp::<T>::init(7);
     weights::save(&net, &path).unwrap();
     let reloaded: Mlp<T> = weights::load(&path).unwrap();
@@ -301,7 +303,7 @@ fn round_trip<T: Scalar>(name: &str) {
     let rows = [[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]].map(|r| r.map(T::from_f64));
     assert_eq!(reloaded.predict(&rows), net.predict(&rows));
     assert_eq!(
-        files_in(&dir),
+        files_in(dir.path()),
         ["mlp.safetensors"],
         "no temporary file left"
     );
@@ -399,7 +401,7 @@ fn a_file_written_by_another_program_loads() {
 #[test]
 fn import_ignores_the_missing_architecture_but_checks_the_rest() {
     let dir = temp_dir("import");
-    let path = dir.join("torch.safetensors");
+    let path = dir.path().join("torch.safetensors");
     std::fs::write(&path, raw_file(&mlp_tensors(), None)).unwrap();
     let mut net = Mlp::<f32>::init(1);
     weights::import_into(&mut net, &path).unwrap();
@@ -422,7 +424,8 @@ fn import_ignores_the_missing_architecture_but_checks_the_rest() {
 
 #[test]
 fn missing_file_is_named() {
-    let path = temp_dir("missing").join("absent.safetensors");
+    let dir = temp_dir("missing");
+    let path = dir.path().join("absent.safetensors");
     let err = weights::load::<Mlp<f32>>(&path).unwrap_err();
     assert!(matches!(err, WeightsError::MissingFile { .. }), "{err:?}");
     assert!(err.to_string().contains("absent.safetensors"), "{err}");
@@ -548,7 +551,7 @@ fn transposed_weight_is_a_wrong_shape() {
 #[test]
 fn f64_file_into_f32_network_is_a_wrong_dtype() {
     let dir = temp_dir("dtype");
-    let path = dir.join("mlp64.safetensors");
+    let path = dir.path().join("mlp64.safetensors");
     weights::save(&Mlp::<f64>::init(2), &path).unwrap();
     let err = weights::load::<Mlp<f32>>(&path).unwrap_err();
     match err.content() {
@@ -593,39 +596,42 @@ fn non_finite_values_are_refused() {
 #[test]
 fn saving_replaces_an_existing_file_and_leaves_no_temporary() {
     let dir = temp_dir("replace");
-    let path = dir.join("w.safetensors");
+    let path = dir.path().join("w.safetensors");
     weights::save(&Mlp::<f32>::init(1), &path).unwrap();
     weights::save(&Mlp::<f32>::init(2), &path).unwrap();
     assert_eq!(weights::load::<Mlp<f32>>(&path).unwrap(), Mlp::init(2));
-    assert_eq!(files_in(&dir), ["w.safetensors"]);
+    assert_eq!(files_in(dir.path()), ["w.safetensors"]);
 }
 
 #[test]
 fn a_failed_save_leaves_the_target_and_directory_as_they_were() {
     let dir = temp_dir("failed");
     // The target is a non-empty directory: the final rename fails.
-    let target = dir.join("w.safetensors");
+    let target = dir.path().join("w.safetensors");
     std::fs::create_dir(&target).unwrap();
     std::fs::write(target.join("keep"), b"x").unwrap();
     let err = weights::save(&Mlp::<f32>::init(1), &target).unwrap_err();
     assert!(matches!(err, WeightsError::Io { .. }), "{err:?}");
     assert!(err.to_string().contains("w.safetensors"), "{err}");
     assert_eq!(
-        files_in(&dir),
+        files_in(dir.path()),
         ["w.safetensors"],
         "the temporary file was removed"
     );
     assert_eq!(files_in(&target), ["keep"]);
     // A directory that does not exist.
-    let err =
-        weights::save(&Mlp::<f32>::init(1), dir.join("no/such/dir/w.safetensors")).unwrap_err();
+    let err = weights::save(
+        &Mlp::<f32>::init(1),
+        dir.path().join("no/such/dir/w.safetensors"),
+    )
+    .unwrap_err();
     assert!(matches!(err, WeightsError::Io { .. }), "{err:?}");
 }
 
 #[test]
 fn saving_parameters_with_user_metadata() {
     let dir = temp_dir("params");
-    let path = dir.join("grads.safetensors");
+    let path = dir.path().join("grads.safetensors");
     let net = Mlp::<f64>::init(4);
     weights::save_parameters(&net, &[("note", "a test")], &path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
@@ -642,7 +648,7 @@ fn saving_parameters_with_user_metadata() {
 #[test]
 fn user_metadata_cannot_overwrite_reserved_keys() {
     let dir = temp_dir("reserved");
-    let path = dir.join("grads.safetensors");
+    let path = dir.path().join("grads.safetensors");
     let net = Mlp::<f64>::init(4);
     weights::save_parameters(&net, &[("note", "the first save")], &path).unwrap();
     let first = std::fs::read(&path).unwrap();
@@ -663,7 +669,7 @@ fn user_metadata_cannot_overwrite_reserved_keys() {
             "{key}: nothing written"
         );
     }
-    assert_eq!(files_in(&dir), ["grads.safetensors"]);
+    assert_eq!(files_in(dir.path()), ["grads.safetensors"]);
 }
 
 // ------------------------------------------------- networks from network!
@@ -704,7 +710,7 @@ use generated::{Mnist, MnistTanh, Narrow};
 #[test]
 fn generated_mnist_network_round_trips_with_pytorch_shapes() {
     let dir = temp_dir("generated");
-    let path = dir.join("mnist.safetensors");
+    let path = dir.path().join("mnist.safetensors");
     let mut net = Mnist::<f32>::new(11);
     net.output.bias = Matrix::from_fn(|_, j| 0.01 * j as f32);
     weights::save(&net, &path).unwrap();
@@ -767,8 +773,8 @@ fn a_layer_without_bias_has_no_bias_tensor_and_widths_are_checked() {
         "{err:?}"
     );
     let dir = temp_dir("narrow");
-    std::fs::write(dir.join("n.safetensors"), &bytes).unwrap();
-    let err = weights::import_into(&mut wider, dir.join("n.safetensors")).unwrap_err();
+    std::fs::write(dir.path().join("n.safetensors"), &bytes).unwrap();
+    let err = weights::import_into(&mut wider, dir.path().join("n.safetensors")).unwrap_err();
     match err.content().cloned() {
         Some(ContentError::WrongShape {
             name,
@@ -796,16 +802,16 @@ fn leftovers(dir: &Path, keep: &[&str]) -> Vec<String> {
 #[test]
 fn a_symlink_planted_at_a_temporary_name_is_never_followed() {
     let dir = temp_dir("symlink");
-    let victim = dir.join("victim.txt");
+    let victim = dir.path().join("victim.txt");
     std::fs::write(&victim, b"precious").unwrap();
-    let target = dir.join("w.safetensors");
+    let target = dir.path().join("w.safetensors");
     // The old fixed temporary name `.NAME.tmp-<pid>`, and a few guesses.
     for name in [
         format!(".w.safetensors.tmp-{}", std::process::id()),
         ".w.safetensors.tmp".to_owned(),
         "w.safetensors.tmp".to_owned(),
     ] {
-        std::os::unix::fs::symlink(&victim, dir.join(name)).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join(name)).unwrap();
     }
     weights::save(&Mlp::<f32>::init(1), &target).unwrap();
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
@@ -815,7 +821,7 @@ fn a_symlink_planted_at_a_temporary_name_is_never_followed() {
 #[test]
 fn concurrent_saves_to_one_path_all_succeed_and_leave_one_whole_file() {
     let dir = temp_dir("concurrent");
-    let path = dir.join("w.safetensors");
+    let path = dir.path().join("w.safetensors");
     let nets = [Mlp::<f32>::init(1), Mlp::<f32>::init(2)];
     weights::save(&nets[0], &path).unwrap();
     std::thread::scope(|scope| {
@@ -838,7 +844,10 @@ fn concurrent_saves_to_one_path_all_succeed_and_leave_one_whole_file() {
     });
     let last: Mlp<f32> = weights::load(&path).unwrap();
     assert!(last == nets[0] || last == nets[1]);
-    assert_eq!(leftovers(&dir, &["w.safetensors"]), Vec::<String>::new());
+    assert_eq!(
+        leftovers(dir.path(), &["w.safetensors"]),
+        Vec::<String>::new()
+    );
 }
 
 #[cfg(unix)]
@@ -846,11 +855,11 @@ fn concurrent_saves_to_one_path_all_succeed_and_leave_one_whole_file() {
 fn a_replaced_file_keeps_its_permissions_and_a_new_one_gets_the_usual_ones() {
     use std::os::unix::fs::PermissionsExt;
     let dir = temp_dir("permissions");
-    let path = dir.join("w.safetensors");
+    let path = dir.path().join("w.safetensors");
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
     weights::save(&Mlp::<f32>::init(1), &path).unwrap();
     // A new file: what File::create gives in the same place (0666 less the umask).
-    let plain = dir.join("plain");
+    let plain = dir.path().join("plain");
     std::fs::File::create(&plain).unwrap();
     assert_eq!(mode(&path), mode(&plain));
     for wanted in [0o600, 0o640, 0o444] {
@@ -864,7 +873,7 @@ fn a_replaced_file_keeps_its_permissions_and_a_new_one_gets_the_usual_ones() {
 #[test]
 fn a_fifo_is_refused_without_blocking() {
     let dir = temp_dir("fifo");
-    let path = dir.join("w.safetensors");
+    let path = dir.path().join("w.safetensors");
     let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
     // SAFETY: a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
@@ -897,7 +906,8 @@ fn a_device_or_a_directory_is_refused_before_reading() {
         ),
         "{err:?}"
     );
-    let err = weights::load::<Mlp<f32>>(temp_dir("as-dir")).unwrap_err();
+    let dir = temp_dir("as-dir");
+    let err = weights::load::<Mlp<f32>>(dir.path()).unwrap_err();
     assert!(
         matches!(
             err,
@@ -914,7 +924,7 @@ fn a_device_or_a_directory_is_refused_before_reading() {
 #[test]
 fn a_file_larger_than_the_network_allows_is_refused_before_reading() {
     let dir = temp_dir("huge");
-    let path = dir.join("w.safetensors");
+    let path = dir.path().join("w.safetensors");
     weights::save(&Mlp::<f32>::init(1), &path).unwrap();
     // A valid file grown to 1 GiB (sparse: no disk space used). Before the
     // fix, all of it was read into memory, then refused as corrupt.
@@ -977,7 +987,7 @@ fn a_header_far_larger_than_the_network_needs_is_refused_before_parsing() {
 #[test]
 fn saving_a_non_finite_parameter_is_refused_and_writes_nothing() {
     let dir = temp_dir("nan-save");
-    let path = dir.join("w.safetensors");
+    let path = dir.path().join("w.safetensors");
     weights::save(&Mlp::<f32>::init(1), &path).unwrap();
     let before = std::fs::read(&path).unwrap();
     for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
@@ -996,7 +1006,10 @@ fn saving_a_non_finite_parameter_is_refused_and_writes_nothing() {
         ));
         assert_eq!(std::fs::read(&path).unwrap(), before, "{bad}: file kept");
     }
-    assert_eq!(leftovers(&dir, &["w.safetensors"]), Vec::<String>::new());
+    assert_eq!(
+        leftovers(dir.path(), &["w.safetensors"]),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -1123,7 +1136,7 @@ fn bytes_and_files_get_exactly_the_same_checks() {
     ];
     let dir = temp_dir("same-checks");
     for (what, bytes) in cases {
-        let path = dir.join(format!("{what}.safetensors"));
+        let path = dir.path().join(format!("{what}.safetensors"));
         std::fs::write(&path, &bytes).unwrap();
         let from_file = weights::load::<Mlp<f32>>(&path).unwrap_err();
         let from_bytes = weights::load_from_bytes::<Mlp<f32>>(&bytes).unwrap_err();

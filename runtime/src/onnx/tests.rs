@@ -218,9 +218,11 @@ fn write_and_save_give_the_bytes_of_to_bytes() {
     write(&MLP, &params, &mut written).unwrap();
     assert_eq!(written, bytes);
 
-    let dir = std::env::temp_dir().join(format!("chainrule-onnx-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("mlp.onnx");
+    let dir = tempfile::Builder::new()
+        .prefix("chainrule-onnx-")
+        .tempdir()
+        .unwrap();
+    let path = dir.path().join("mlp.onnx");
     std::fs::write(&path, b"old").unwrap();
     save(&MLP, &params, &path).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
@@ -234,17 +236,17 @@ fn write_and_save_give_the_bytes_of_to_bytes() {
         "{error}"
     );
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
-    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(leftovers.len(), 1);
 
     // Into a directory that does not exist: an I/O error naming the path.
-    let missing = dir.join("no/such/dir/mlp.onnx");
+    let missing = dir.path().join("no/such/dir/mlp.onnx");
     let error = save(&MLP, &params, &missing).unwrap_err();
     assert!(
         matches!(&error, OnnxError::File(e) if e.path() == missing),
         "{error}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }
 
 /// An image pipeline using every image operation and the rest of the
@@ -937,9 +939,11 @@ fn a_layer_norm_over_an_image_takes_flat_or_image_shaped_parameters() {
 fn export_writes_the_model_of_the_networks_own_graph() {
     use crate::test_nets::Mlp;
     let net = <Mlp<f32, 3, 5, 2> as crate::Model>::init(4);
-    let dir = std::env::temp_dir().join(format!("chainrule-onnx-export-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("mlp.onnx");
+    let dir = tempfile::Builder::new()
+        .prefix("chainrule-onnx-export-")
+        .tempdir()
+        .unwrap();
+    let path = dir.path().join("mlp.onnx");
     export(&net, &path).unwrap();
     let written = std::fs::read(&path).unwrap();
     assert_eq!(
@@ -950,5 +954,5 @@ fn export_writes_the_model_of_the_networks_own_graph() {
     assert_eq!(graph.name.as_deref(), Some("Mlp"));
     assert_eq!(dims(&graph.input[0]), [None, Some(3)]);
     assert_eq!(dims(&graph.output[0]), [None, Some(2)]);
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }

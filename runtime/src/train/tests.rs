@@ -234,12 +234,13 @@ fn argmax_takes_the_first_largest_and_skips_nan() {
 
 use crate::optim::{AdamW, Optimizer, RmsProp, Schedule};
 
-/// A fresh temporary directory for one test.
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("chainrule-train-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh temporary directory for one test, removed when the returned guard
+/// drops (also when the test panics).
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("chainrule-train-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// Every parameter's bits, in order.
@@ -268,7 +269,7 @@ fn resume_matches<O: Optimizer<f32> + Clone + std::fmt::Debug>(name: &str, optim
     let train_set = clusters::<f32>(12, 1);
     let validation = clusters::<f32>(4, 2);
     let dir = temp_dir(&format!("resume-{name}"));
-    let path = dir.join("run.ckpt.safetensors");
+    let path = dir.path().join("run.ckpt.safetensors");
     let config = |epochs| silent::<4>(epochs).train_accuracy(true);
 
     let mut whole_net = Mlp::<f32, 2, 8, 3>::init(5);
@@ -348,7 +349,7 @@ fn resuming_from_a_checkpoint_is_bit_identical_for_every_optimizer() {
 fn a_checkpoint_of_another_run_or_a_damaged_one_is_refused() {
     let data = clusters::<f32>(8, 1);
     let dir = temp_dir("mismatch");
-    let path = dir.join("run.ckpt.safetensors");
+    let path = dir.path().join("run.ckpt.safetensors");
     let mut net = Mlp::<f32, 2, 8, 3>::init(5);
     train(
         &mut net,
@@ -492,7 +493,7 @@ fn early_stopping_in_the_loop_gives_back_and_saves_the_best_epoch() {
     let train_set = clusters::<f32>(12, 1);
     let validation = clusters::<f32>(4, 7);
     let dir = temp_dir("early");
-    let best_path = dir.join("best.safetensors");
+    let best_path = dir.path().join("best.safetensors");
     let stopping = EarlyStopping::new(Monitor::ValidationLoss, 3).best_weights(&best_path);
     let config = silent::<4>(60).early_stopping(stopping);
     let mut net = Mlp::<f32, 2, 8, 3>::init(5);
@@ -581,7 +582,7 @@ fn the_metrics_log_has_a_row_per_epoch_that_parses() {
     let validation = clusters::<f32>(4, 2);
     let dir = temp_dir("log");
     for (file, json) in [("metrics.csv", false), ("metrics.jsonl", true)] {
-        let path = dir.join(file);
+        let path = dir.path().join(file);
         let mut net = Mlp::<f32, 2, 8, 3>::init(5);
         let config = silent::<4>(5).metrics_log(&path);
         let history = train_with_validation(
@@ -641,7 +642,7 @@ fn the_metrics_log_has_a_row_per_epoch_that_parses() {
 fn a_resumed_run_rewrites_the_log_with_every_epoch_once() {
     let data = clusters::<f32>(8, 1);
     let dir = temp_dir("log-resume");
-    let (log, ckpt) = (dir.join("m.csv"), dir.join("c.safetensors"));
+    let (log, ckpt) = (dir.path().join("m.csv"), dir.path().join("c.safetensors"));
     let config = |epochs| {
         silent::<4>(epochs)
             .checkpoint(&ckpt)
