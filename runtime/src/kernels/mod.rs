@@ -83,26 +83,38 @@ pub enum Backend {
     Avx2Fma,
 }
 
+/// [`Backend::detected`]'s cache: 0 until the first call, then 1 for
+/// [`Backend::Portable`], 2 for [`Backend::Avx2Fma`].
+static DETECTED_BACKEND: AtomicU8 = AtomicU8::new(0);
+
 impl Backend {
     /// The fastest backend this CPU supports, detected on the first call and
     /// cached.
+    ///
+    /// Inline: every small product of a generated pass asks, and a call
+    /// through the library's symbol cost more than the cached load.
     #[must_use]
+    #[inline]
     pub fn detected() -> Self {
-        static DETECTED: AtomicU8 = AtomicU8::new(0);
-        match DETECTED.load(Ordering::Relaxed) {
+        match DETECTED_BACKEND.load(Ordering::Relaxed) {
             1 => Backend::Portable,
             2 => Backend::Avx2Fma,
-            _ => {
-                let found = if Backend::Avx2Fma.is_supported() {
-                    Backend::Avx2Fma
-                } else {
-                    Backend::Portable
-                };
-                let code = if found == Backend::Avx2Fma { 2 } else { 1 };
-                DETECTED.store(code, Ordering::Relaxed);
-                found
-            }
+            _ => Backend::detect(),
         }
+    }
+
+    /// The first call of [`Backend::detected`]: asks the CPU and caches.
+    #[cold]
+    #[inline(never)]
+    fn detect() -> Self {
+        let found = if Backend::Avx2Fma.is_supported() {
+            Backend::Avx2Fma
+        } else {
+            Backend::Portable
+        };
+        let code = if found == Backend::Avx2Fma { 2 } else { 1 };
+        DETECTED_BACKEND.store(code, Ordering::Relaxed);
+        found
     }
 
     /// Whether this CPU can run the backend.
