@@ -601,3 +601,19 @@ fn one_row_products_match_the_portable_loops_to_the_bit() {
         }
     }
 }
+
+// The backend check is inline with its first call out of line: the cached
+// answer must be the CPU's, and the same on every call.
+#[test]
+fn the_detected_backend_is_the_cpus_and_cached() {
+    let first = Backend::detected();
+    let expected = if Backend::Avx2Fma.is_supported() {
+        Backend::Avx2Fma
+    } else {
+        Backend::Portable
+    };
+    assert_eq!(first, expected);
+    for _ in 0..3 {
+        assert_eq!(Backend::detected(), first);
+    }
+}
