@@ -193,8 +193,8 @@ unsafe fn dot_rows_avx2(
                 let mut tails = [0.0f32; 4];
                 if full < k {
                     for (r, tail) in tails.iter_mut().enumerate() {
-                        let b_row = core::slice::from_raw_parts(y.add(r * k), k);
-                        for (&x, &y) in a_row[full..].iter().zip(&b_row[full..]) {
+                        let row_tail = &b[(j + r) * k + full..(j + r + 1) * k];
+                        for (&x, &y) in a_row[full..].iter().zip(row_tail) {
                             *tail += x * y;
                         }
                     }

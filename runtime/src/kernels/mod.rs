@@ -107,12 +107,11 @@ impl Backend {
     #[cold]
     #[inline(never)]
     fn detect() -> Self {
-        let found = if Backend::Avx2Fma.is_supported() {
-            Backend::Avx2Fma
+        let (found, code) = if Backend::Avx2Fma.is_supported() {
+            (Backend::Avx2Fma, 2)
         } else {
-            Backend::Portable
+            (Backend::Portable, 1)
         };
-        let code = if found == Backend::Avx2Fma { 2 } else { 1 };
         DETECTED_BACKEND.store(code, Ordering::Relaxed);
         found
     }
