@@ -49,6 +49,7 @@ impl<T: ::chainrule::__private::Scalar> Mnist<T> {
     pub const OUTPUTS: ::core::primitive::usize = 10;
     /// A network initialised from `seed`: `hidden` He uniform, biases zero, `output` Xavier uniform, biases zero.
     #[must_use]
+    #[inline(never)]
     pub fn new(seed: ::core::primitive::u64) -> Self {
         let mut rng = ::chainrule::__private::init_rng(seed);
         Self {
@@ -64,6 +65,7 @@ impl<T: ::chainrule::__private::Scalar> Mnist<T> {
     }
     /// All parameters zero.
     #[must_use]
+    #[inline(never)]
     pub fn zeros() -> Self {
         Self {
             hidden: <::chainrule::__private::Dense<T, 784, 128>>::zeros(),
@@ -355,6 +357,32 @@ impl<T: ::chainrule::__private::Scalar, const B: ::core::primitive::usize>
         self
     }
 }
+#[allow(clippy::all, clippy::pedantic)]
+impl<T: ::chainrule::__private::Scalar> Mnist<T> {
+    /// The parameter tensors' names, shapes and positions, in order.
+    const PARAMETER_INFO: [::chainrule::__private::ParamInfo<'static>; 4usize] = [
+        ::chainrule::__private::ParamInfo {
+            name: "hidden.weight",
+            shape: &[128, 784],
+            index: 0usize,
+        },
+        ::chainrule::__private::ParamInfo {
+            name: "hidden.bias",
+            shape: &[128],
+            index: 1usize,
+        },
+        ::chainrule::__private::ParamInfo {
+            name: "output.weight",
+            shape: &[10, 128],
+            index: 2usize,
+        },
+        ::chainrule::__private::ParamInfo {
+            name: "output.bias",
+            shape: &[10],
+            index: 3usize,
+        },
+    ];
+}
 #[automatically_derived]
 impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for Mnist<T> {
     type Scalar = T;
@@ -362,76 +390,34 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for M
     const SCALARS: ::core::primitive::usize = 0 + 128 * 784 + 128 + 10 * 128 + 10;
     #[allow(unused_variables)]
     fn visit(&self, f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &[T])) {
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "hidden.weight",
-                shape: &[128, 784],
-                index: 0usize,
-            },
-            self.hidden.weight.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "hidden.bias",
-                shape: &[128],
-                index: 1usize,
-            },
-            self.hidden.bias.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "output.weight",
-                shape: &[10, 128],
-                index: 2usize,
-            },
-            self.output.weight.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "output.bias",
-                shape: &[10],
-                index: 3usize,
-            },
-            self.output.bias.as_slice(),
-        );
+        let tensors: [&[T]; 4usize] = [
+            ::chainrule::__private::Matrix::as_slice(&self.hidden.weight),
+            ::chainrule::__private::Matrix::as_slice(&self.hidden.bias),
+            ::chainrule::__private::Matrix::as_slice(&self.output.weight),
+            ::chainrule::__private::Matrix::as_slice(&self.output.bias),
+        ];
+        for (info, tensor) in
+            ::core::iter::Iterator::zip(<Mnist<T>>::PARAMETER_INFO.into_iter(), tensors)
+        {
+            f(info, tensor);
+        }
     }
     #[allow(unused_variables)]
     fn visit_mut(
         &mut self,
         f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &mut [T]),
     ) {
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "hidden.weight",
-                shape: &[128, 784],
-                index: 0usize,
-            },
-            self.hidden.weight.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "hidden.bias",
-                shape: &[128],
-                index: 1usize,
-            },
-            self.hidden.bias.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "output.weight",
-                shape: &[10, 128],
-                index: 2usize,
-            },
-            self.output.weight.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "output.bias",
-                shape: &[10],
-                index: 3usize,
-            },
-            self.output.bias.as_mut_slice(),
-        );
+        let tensors: [&mut [T]; 4usize] = [
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.hidden.weight),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.hidden.bias),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.weight),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.bias),
+        ];
+        for (info, tensor) in
+            ::core::iter::Iterator::zip(<Mnist<T>>::PARAMETER_INFO.into_iter(), tensors)
+        {
+            f(info, tensor);
+        }
     }
 }
 #[automatically_derived]
@@ -441,76 +427,34 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for M
     const SCALARS: ::core::primitive::usize = 0 + 128 * 784 + 128 + 10 * 128 + 10;
     #[allow(unused_variables)]
     fn visit(&self, f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &[T])) {
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "hidden.weight",
-                shape: &[128, 784],
-                index: 0usize,
-            },
-            self.hidden.weight.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "hidden.bias",
-                shape: &[128],
-                index: 1usize,
-            },
-            self.hidden.bias.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "output.weight",
-                shape: &[10, 128],
-                index: 2usize,
-            },
-            self.output.weight.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "output.bias",
-                shape: &[10],
-                index: 3usize,
-            },
-            self.output.bias.as_slice(),
-        );
+        let tensors: [&[T]; 4usize] = [
+            ::chainrule::__private::Matrix::as_slice(&self.hidden.weight),
+            ::chainrule::__private::Matrix::as_slice(&self.hidden.bias),
+            ::chainrule::__private::Matrix::as_slice(&self.output.weight),
+            ::chainrule::__private::Matrix::as_slice(&self.output.bias),
+        ];
+        for (info, tensor) in
+            ::core::iter::Iterator::zip(<Mnist<T>>::PARAMETER_INFO.into_iter(), tensors)
+        {
+            f(info, tensor);
+        }
     }
     #[allow(unused_variables)]
     fn visit_mut(
         &mut self,
         f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &mut [T]),
     ) {
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "hidden.weight",
-                shape: &[128, 784],
-                index: 0usize,
-            },
-            self.hidden.weight.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "hidden.bias",
-                shape: &[128],
-                index: 1usize,
-            },
-            self.hidden.bias.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "output.weight",
-                shape: &[10, 128],
-                index: 2usize,
-            },
-            self.output.weight.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "output.bias",
-                shape: &[10],
-                index: 3usize,
-            },
-            self.output.bias.as_mut_slice(),
-        );
+        let tensors: [&mut [T]; 4usize] = [
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.hidden.weight),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.hidden.bias),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.weight),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.bias),
+        ];
+        for (info, tensor) in
+            ::core::iter::Iterator::zip(<Mnist<T>>::PARAMETER_INFO.into_iter(), tensors)
+        {
+            f(info, tensor);
+        }
     }
 }
 #[automatically_derived]
@@ -594,42 +538,24 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Model for Mnist<
         grads: &Self::Gradients,
         f: &mut ::chainrule::__private::UpdateFn<'_, T>,
     ) {
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "hidden.weight",
-                shape: &[128, 784],
-                index: 0usize,
-            },
-            self.hidden.weight.as_mut_slice(),
-            grads.hidden.weight.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "hidden.bias",
-                shape: &[128],
-                index: 1usize,
-            },
-            self.hidden.bias.as_mut_slice(),
-            grads.hidden.bias.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "output.weight",
-                shape: &[10, 128],
-                index: 2usize,
-            },
-            self.output.weight.as_mut_slice(),
-            grads.output.weight.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "output.bias",
-                shape: &[10],
-                index: 3usize,
-            },
-            self.output.bias.as_mut_slice(),
-            grads.output.bias.as_slice(),
-        );
+        let tensors: [&mut [T]; 4usize] = [
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.hidden.weight),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.hidden.bias),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.weight),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.bias),
+        ];
+        let gradients: [&[T]; 4usize] = [
+            ::chainrule::__private::Matrix::as_slice(&grads.hidden.weight),
+            ::chainrule::__private::Matrix::as_slice(&grads.hidden.bias),
+            ::chainrule::__private::Matrix::as_slice(&grads.output.weight),
+            ::chainrule::__private::Matrix::as_slice(&grads.output.bias),
+        ];
+        for ((info, tensor), gradient) in ::core::iter::Iterator::zip(
+            ::core::iter::Iterator::zip(Self::PARAMETER_INFO.into_iter(), tensors),
+            gradients,
+        ) {
+            f(info, tensor, gradient);
+        }
     }
     fn graph_dot() -> ::chainrule::__private::String {
         Self::graph_dot()
@@ -796,6 +722,7 @@ pub struct SkipWorkspace<T: ::chainrule::__private::Scalar, const B: ::core::pri
 impl<T: ::chainrule::__private::Scalar> Skip<T> {
     /// A network initialised from `seed`: `first` He uniform, biases zero, `block` Xavier uniform, biases zero, `out` Xavier uniform, biases zero.
     #[must_use]
+    #[inline(never)]
     pub fn new(seed: ::core::primitive::u64) -> Self {
         let mut rng = ::chainrule::__private::init_rng(seed);
         Self {
@@ -815,6 +742,7 @@ impl<T: ::chainrule::__private::Scalar> Skip<T> {
     }
     /// All parameters zero.
     #[must_use]
+    #[inline(never)]
     pub fn zeros() -> Self {
         Self {
             first: <::chainrule::__private::Dense<T, 64, 32>>::zeros(),
@@ -1224,6 +1152,42 @@ impl<T: ::chainrule::__private::Scalar, const B: ::core::primitive::usize>
         self
     }
 }
+#[allow(clippy::all, clippy::pedantic)]
+impl<T: ::chainrule::__private::Scalar> Skip<T> {
+    /// The parameter tensors' names, shapes and positions, in order.
+    const PARAMETER_INFO: [::chainrule::__private::ParamInfo<'static>; 6usize] = [
+        ::chainrule::__private::ParamInfo {
+            name: "first.weight",
+            shape: &[32, 64],
+            index: 0usize,
+        },
+        ::chainrule::__private::ParamInfo {
+            name: "first.bias",
+            shape: &[32],
+            index: 1usize,
+        },
+        ::chainrule::__private::ParamInfo {
+            name: "block.weight",
+            shape: &[32, 32],
+            index: 2usize,
+        },
+        ::chainrule::__private::ParamInfo {
+            name: "block.bias",
+            shape: &[32],
+            index: 3usize,
+        },
+        ::chainrule::__private::ParamInfo {
+            name: "out.weight",
+            shape: &[10, 36],
+            index: 4usize,
+        },
+        ::chainrule::__private::ParamInfo {
+            name: "out.bias",
+            shape: &[10],
+            index: 5usize,
+        },
+    ];
+}
 #[automatically_derived]
 impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for Skip<T> {
     type Scalar = T;
@@ -1231,108 +1195,38 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for S
     const SCALARS: ::core::primitive::usize = 0 + 32 * 64 + 32 + 32 * 32 + 32 + 10 * 36 + 10;
     #[allow(unused_variables)]
     fn visit(&self, f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &[T])) {
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "first.weight",
-                shape: &[32, 64],
-                index: 0usize,
-            },
-            self.first.weight.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "first.bias",
-                shape: &[32],
-                index: 1usize,
-            },
-            self.first.bias.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "block.weight",
-                shape: &[32, 32],
-                index: 2usize,
-            },
-            self.block.weight.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "block.bias",
-                shape: &[32],
-                index: 3usize,
-            },
-            self.block.bias.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "out.weight",
-                shape: &[10, 36],
-                index: 4usize,
-            },
-            self.out.weight.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "out.bias",
-                shape: &[10],
-                index: 5usize,
-            },
-            self.out.bias.as_slice(),
-        );
+        let tensors: [&[T]; 6usize] = [
+            ::chainrule::__private::Matrix::as_slice(&self.first.weight),
+            ::chainrule::__private::Matrix::as_slice(&self.first.bias),
+            ::chainrule::__private::Matrix::as_slice(&self.block.weight),
+            ::chainrule::__private::Matrix::as_slice(&self.block.bias),
+            ::chainrule::__private::Matrix::as_slice(&self.out.weight),
+            ::chainrule::__private::Matrix::as_slice(&self.out.bias),
+        ];
+        for (info, tensor) in
+            ::core::iter::Iterator::zip(<Skip<T>>::PARAMETER_INFO.into_iter(), tensors)
+        {
+            f(info, tensor);
+        }
     }
     #[allow(unused_variables)]
     fn visit_mut(
         &mut self,
         f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &mut [T]),
     ) {
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "first.weight",
-                shape: &[32, 64],
-                index: 0usize,
-            },
-            self.first.weight.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "first.bias",
-                shape: &[32],
-                index: 1usize,
-            },
-            self.first.bias.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "block.weight",
-                shape: &[32, 32],
-                index: 2usize,
-            },
-            self.block.weight.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "block.bias",
-                shape: &[32],
-                index: 3usize,
-            },
-            self.block.bias.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "out.weight",
-                shape: &[10, 36],
-                index: 4usize,
-            },
-            self.out.weight.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "out.bias",
-                shape: &[10],
-                index: 5usize,
-            },
-            self.out.bias.as_mut_slice(),
-        );
+        let tensors: [&mut [T]; 6usize] = [
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.first.weight),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.first.bias),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.block.weight),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.block.bias),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.out.weight),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.out.bias),
+        ];
+        for (info, tensor) in
+            ::core::iter::Iterator::zip(<Skip<T>>::PARAMETER_INFO.into_iter(), tensors)
+        {
+            f(info, tensor);
+        }
     }
 }
 #[automatically_derived]
@@ -1342,108 +1236,38 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for S
     const SCALARS: ::core::primitive::usize = 0 + 32 * 64 + 32 + 32 * 32 + 32 + 10 * 36 + 10;
     #[allow(unused_variables)]
     fn visit(&self, f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &[T])) {
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "first.weight",
-                shape: &[32, 64],
-                index: 0usize,
-            },
-            self.first.weight.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "first.bias",
-                shape: &[32],
-                index: 1usize,
-            },
-            self.first.bias.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "block.weight",
-                shape: &[32, 32],
-                index: 2usize,
-            },
-            self.block.weight.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "block.bias",
-                shape: &[32],
-                index: 3usize,
-            },
-            self.block.bias.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "out.weight",
-                shape: &[10, 36],
-                index: 4usize,
-            },
-            self.out.weight.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "out.bias",
-                shape: &[10],
-                index: 5usize,
-            },
-            self.out.bias.as_slice(),
-        );
+        let tensors: [&[T]; 6usize] = [
+            ::chainrule::__private::Matrix::as_slice(&self.first.weight),
+            ::chainrule::__private::Matrix::as_slice(&self.first.bias),
+            ::chainrule::__private::Matrix::as_slice(&self.block.weight),
+            ::chainrule::__private::Matrix::as_slice(&self.block.bias),
+            ::chainrule::__private::Matrix::as_slice(&self.out.weight),
+            ::chainrule::__private::Matrix::as_slice(&self.out.bias),
+        ];
+        for (info, tensor) in
+            ::core::iter::Iterator::zip(<Skip<T>>::PARAMETER_INFO.into_iter(), tensors)
+        {
+            f(info, tensor);
+        }
     }
     #[allow(unused_variables)]
     fn visit_mut(
         &mut self,
         f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &mut [T]),
     ) {
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "first.weight",
-                shape: &[32, 64],
-                index: 0usize,
-            },
-            self.first.weight.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "first.bias",
-                shape: &[32],
-                index: 1usize,
-            },
-            self.first.bias.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "block.weight",
-                shape: &[32, 32],
-                index: 2usize,
-            },
-            self.block.weight.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "block.bias",
-                shape: &[32],
-                index: 3usize,
-            },
-            self.block.bias.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "out.weight",
-                shape: &[10, 36],
-                index: 4usize,
-            },
-            self.out.weight.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "out.bias",
-                shape: &[10],
-                index: 5usize,
-            },
-            self.out.bias.as_mut_slice(),
-        );
+        let tensors: [&mut [T]; 6usize] = [
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.first.weight),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.first.bias),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.block.weight),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.block.bias),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.out.weight),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.out.bias),
+        ];
+        for (info, tensor) in
+            ::core::iter::Iterator::zip(<Skip<T>>::PARAMETER_INFO.into_iter(), tensors)
+        {
+            f(info, tensor);
+        }
     }
 }
 #[automatically_derived]
@@ -1570,60 +1394,28 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Model for Skip<T
         grads: &Self::Gradients,
         f: &mut ::chainrule::__private::UpdateFn<'_, T>,
     ) {
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "first.weight",
-                shape: &[32, 64],
-                index: 0usize,
-            },
-            self.first.weight.as_mut_slice(),
-            grads.first.weight.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "first.bias",
-                shape: &[32],
-                index: 1usize,
-            },
-            self.first.bias.as_mut_slice(),
-            grads.first.bias.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "block.weight",
-                shape: &[32, 32],
-                index: 2usize,
-            },
-            self.block.weight.as_mut_slice(),
-            grads.block.weight.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "block.bias",
-                shape: &[32],
-                index: 3usize,
-            },
-            self.block.bias.as_mut_slice(),
-            grads.block.bias.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "out.weight",
-                shape: &[10, 36],
-                index: 4usize,
-            },
-            self.out.weight.as_mut_slice(),
-            grads.out.weight.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "out.bias",
-                shape: &[10],
-                index: 5usize,
-            },
-            self.out.bias.as_mut_slice(),
-            grads.out.bias.as_slice(),
-        );
+        let tensors: [&mut [T]; 6usize] = [
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.first.weight),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.first.bias),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.block.weight),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.block.bias),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.out.weight),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.out.bias),
+        ];
+        let gradients: [&[T]; 6usize] = [
+            ::chainrule::__private::Matrix::as_slice(&grads.first.weight),
+            ::chainrule::__private::Matrix::as_slice(&grads.first.bias),
+            ::chainrule::__private::Matrix::as_slice(&grads.block.weight),
+            ::chainrule::__private::Matrix::as_slice(&grads.block.bias),
+            ::chainrule::__private::Matrix::as_slice(&grads.out.weight),
+            ::chainrule::__private::Matrix::as_slice(&grads.out.bias),
+        ];
+        for ((info, tensor), gradient) in ::core::iter::Iterator::zip(
+            ::core::iter::Iterator::zip(Self::PARAMETER_INFO.into_iter(), tensors),
+            gradients,
+        ) {
+            f(info, tensor, gradient);
+        }
     }
     fn graph_dot() -> ::chainrule::__private::String {
         Self::graph_dot()
@@ -1711,6 +1503,7 @@ impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
     pub const OUTPUTS: ::core::primitive::usize = 10;
     /// A network initialised from `seed`: `conv` He uniform, biases zero, `output` Xavier uniform, biases zero.
     #[must_use]
+    #[inline(never)]
     pub fn new(seed: ::core::primitive::u64) -> Self {
         let mut rng = ::chainrule::__private::init_rng(seed);
         Self {
@@ -1727,6 +1520,7 @@ impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
     }
     /// All parameters zero.
     #[must_use]
+    #[inline(never)]
     pub fn zeros() -> Self {
         Self {
             conv: <::chainrule::__private::Conv2d<T, 4, 9>>::zeros(),
@@ -2064,6 +1858,32 @@ impl<T: ::chainrule::__private::Scalar, const B: ::core::primitive::usize>
         self
     }
 }
+#[allow(clippy::all, clippy::pedantic)]
+impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
+    /// The parameter tensors' names, shapes and positions, in order.
+    const PARAMETER_INFO: [::chainrule::__private::ParamInfo<'static>; 4usize] = [
+        ::chainrule::__private::ParamInfo {
+            name: "conv.weight",
+            shape: &[4, 1, 3, 3],
+            index: 0usize,
+        },
+        ::chainrule::__private::ParamInfo {
+            name: "conv.bias",
+            shape: &[4],
+            index: 1usize,
+        },
+        ::chainrule::__private::ParamInfo {
+            name: "output.weight",
+            shape: &[10, 64],
+            index: 2usize,
+        },
+        ::chainrule::__private::ParamInfo {
+            name: "output.bias",
+            shape: &[10],
+            index: 3usize,
+        },
+    ];
+}
 #[automatically_derived]
 impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for TinyCnn<T> {
     type Scalar = T;
@@ -2071,76 +1891,34 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for T
     const SCALARS: ::core::primitive::usize = 0 + 36 + 4 + 10 * 64 + 10;
     #[allow(unused_variables)]
     fn visit(&self, f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &[T])) {
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "conv.weight",
-                shape: &[4, 1, 3, 3],
-                index: 0usize,
-            },
-            self.conv.weight.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "conv.bias",
-                shape: &[4],
-                index: 1usize,
-            },
-            self.conv.bias.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "output.weight",
-                shape: &[10, 64],
-                index: 2usize,
-            },
-            self.output.weight.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "output.bias",
-                shape: &[10],
-                index: 3usize,
-            },
-            self.output.bias.as_slice(),
-        );
+        let tensors: [&[T]; 4usize] = [
+            ::chainrule::__private::Matrix::as_slice(&self.conv.weight),
+            ::chainrule::__private::Matrix::as_slice(&self.conv.bias),
+            ::chainrule::__private::Matrix::as_slice(&self.output.weight),
+            ::chainrule::__private::Matrix::as_slice(&self.output.bias),
+        ];
+        for (info, tensor) in
+            ::core::iter::Iterator::zip(<TinyCnn<T>>::PARAMETER_INFO.into_iter(), tensors)
+        {
+            f(info, tensor);
+        }
     }
     #[allow(unused_variables)]
     fn visit_mut(
         &mut self,
         f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &mut [T]),
     ) {
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "conv.weight",
-                shape: &[4, 1, 3, 3],
-                index: 0usize,
-            },
-            self.conv.weight.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "conv.bias",
-                shape: &[4],
-                index: 1usize,
-            },
-            self.conv.bias.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "output.weight",
-                shape: &[10, 64],
-                index: 2usize,
-            },
-            self.output.weight.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "output.bias",
-                shape: &[10],
-                index: 3usize,
-            },
-            self.output.bias.as_mut_slice(),
-        );
+        let tensors: [&mut [T]; 4usize] = [
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.conv.weight),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.conv.bias),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.weight),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.bias),
+        ];
+        for (info, tensor) in
+            ::core::iter::Iterator::zip(<TinyCnn<T>>::PARAMETER_INFO.into_iter(), tensors)
+        {
+            f(info, tensor);
+        }
     }
 }
 #[automatically_derived]
@@ -2150,76 +1928,34 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for T
     const SCALARS: ::core::primitive::usize = 0 + 36 + 4 + 10 * 64 + 10;
     #[allow(unused_variables)]
     fn visit(&self, f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &[T])) {
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "conv.weight",
-                shape: &[4, 1, 3, 3],
-                index: 0usize,
-            },
-            self.conv.weight.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "conv.bias",
-                shape: &[4],
-                index: 1usize,
-            },
-            self.conv.bias.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "output.weight",
-                shape: &[10, 64],
-                index: 2usize,
-            },
-            self.output.weight.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "output.bias",
-                shape: &[10],
-                index: 3usize,
-            },
-            self.output.bias.as_slice(),
-        );
+        let tensors: [&[T]; 4usize] = [
+            ::chainrule::__private::Matrix::as_slice(&self.conv.weight),
+            ::chainrule::__private::Matrix::as_slice(&self.conv.bias),
+            ::chainrule::__private::Matrix::as_slice(&self.output.weight),
+            ::chainrule::__private::Matrix::as_slice(&self.output.bias),
+        ];
+        for (info, tensor) in
+            ::core::iter::Iterator::zip(<TinyCnn<T>>::PARAMETER_INFO.into_iter(), tensors)
+        {
+            f(info, tensor);
+        }
     }
     #[allow(unused_variables)]
     fn visit_mut(
         &mut self,
         f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &mut [T]),
     ) {
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "conv.weight",
-                shape: &[4, 1, 3, 3],
-                index: 0usize,
-            },
-            self.conv.weight.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "conv.bias",
-                shape: &[4],
-                index: 1usize,
-            },
-            self.conv.bias.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "output.weight",
-                shape: &[10, 64],
-                index: 2usize,
-            },
-            self.output.weight.as_mut_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "output.bias",
-                shape: &[10],
-                index: 3usize,
-            },
-            self.output.bias.as_mut_slice(),
-        );
+        let tensors: [&mut [T]; 4usize] = [
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.conv.weight),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.conv.bias),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.weight),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.bias),
+        ];
+        for (info, tensor) in
+            ::core::iter::Iterator::zip(<TinyCnn<T>>::PARAMETER_INFO.into_iter(), tensors)
+        {
+            f(info, tensor);
+        }
     }
 }
 #[automatically_derived]
@@ -2324,42 +2060,24 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Model for TinyCn
         grads: &Self::Gradients,
         f: &mut ::chainrule::__private::UpdateFn<'_, T>,
     ) {
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "conv.weight",
-                shape: &[4, 1, 3, 3],
-                index: 0usize,
-            },
-            self.conv.weight.as_mut_slice(),
-            grads.conv.weight.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "conv.bias",
-                shape: &[4],
-                index: 1usize,
-            },
-            self.conv.bias.as_mut_slice(),
-            grads.conv.bias.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "output.weight",
-                shape: &[10, 64],
-                index: 2usize,
-            },
-            self.output.weight.as_mut_slice(),
-            grads.output.weight.as_slice(),
-        );
-        f(
-            ::chainrule::__private::ParamInfo {
-                name: "output.bias",
-                shape: &[10],
-                index: 3usize,
-            },
-            self.output.bias.as_mut_slice(),
-            grads.output.bias.as_slice(),
-        );
+        let tensors: [&mut [T]; 4usize] = [
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.conv.weight),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.conv.bias),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.weight),
+            ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.bias),
+        ];
+        let gradients: [&[T]; 4usize] = [
+            ::chainrule::__private::Matrix::as_slice(&grads.conv.weight),
+            ::chainrule::__private::Matrix::as_slice(&grads.conv.bias),
+            ::chainrule::__private::Matrix::as_slice(&grads.output.weight),
+            ::chainrule::__private::Matrix::as_slice(&grads.output.bias),
+        ];
+        for ((info, tensor), gradient) in ::core::iter::Iterator::zip(
+            ::core::iter::Iterator::zip(Self::PARAMETER_INFO.into_iter(), tensors),
+            gradients,
+        ) {
+            f(info, tensor, gradient);
+        }
     }
     fn graph_dot() -> ::chainrule::__private::String {
         Self::graph_dot()

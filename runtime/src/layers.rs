@@ -75,6 +75,8 @@ impl<T: Scalar, const IN: usize, const OUT: usize> Dense<T, IN, OUT> {
 
     /// Weights drawn by `init`, bias zero.
     #[must_use]
+    // Out of line: a network's constructor calls it once per layer.
+    #[inline(never)]
     pub fn init(init: Init, rng: &mut impl Rng) -> Self {
         Self {
             weight: init.sample(rng),
@@ -100,6 +102,8 @@ impl<T: Scalar, const IN: usize, const OUT: usize> DenseNoBias<T, IN, OUT> {
 
     /// Weights drawn by `init`.
     #[must_use]
+    // Out of line: a network's constructor calls it once per layer.
+    #[inline(never)]
     pub fn init(init: Init, rng: &mut impl Rng) -> Self {
         Self {
             weight: init.sample(rng),
@@ -299,6 +303,8 @@ impl<T: Scalar, const OUT_CH: usize, const PATCH: usize> Conv2d<T, OUT_CH, PATCH
     /// Kernels drawn by `init` (fans `in_ch·k·k` and `out_ch·k·k`, with
     /// `kernel_area = k·k`), biases zero.
     #[must_use]
+    // Out of line: a network's constructor calls it once per layer.
+    #[inline(never)]
     pub fn init(init: Init, kernel_area: usize, rng: &mut impl Rng) -> Self {
         Self {
             weight: init.sample_fans(PATCH, OUT_CH * kernel_area, rng),
@@ -318,6 +324,8 @@ impl<T: Scalar, const OUT_CH: usize, const PATCH: usize> Conv2dNoBias<T, OUT_CH,
 
     /// Kernels drawn by `init` (see [`Conv2d::init`]).
     #[must_use]
+    // Out of line: a network's constructor calls it once per layer.
+    #[inline(never)]
     pub fn init(init: Init, kernel_area: usize, rng: &mut impl Rng) -> Self {
         Self {
             weight: init.sample_fans(PATCH, OUT_CH * kernel_area, rng),
