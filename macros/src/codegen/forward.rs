@@ -382,14 +382,14 @@ pub(super) fn fused_small_activation(
 ) -> Option<(Activation, ValueId)> {
     let Step::Dense {
         layer,
-        input,
         output,
         junction: None,
+        ..
     } = &model.steps[index]
     else {
         return None;
     };
-    unroll::dense_forward(model, *layer, *input, *output, options)?;
+    unroll::small_layer(model, *layer, options)?;
     model
         .steps
         .iter()
@@ -415,9 +415,9 @@ pub(super) fn fused_small_activation(
 pub(super) fn fused_relu(model: &Model, index: usize, options: Options) -> Option<ValueId> {
     let Step::Dense {
         layer,
-        input,
         output,
         junction,
+        ..
     } = &model.steps[index]
     else {
         return None;
@@ -425,8 +425,7 @@ pub(super) fn fused_relu(model: &Model, index: usize, options: Options) -> Optio
     if !model.layers[*layer]
         .dense()
         .is_some_and(|(_, _, bias)| bias)
-        || (junction.is_none()
-            && unroll::dense_forward(model, *layer, *input, *output, options).is_some())
+        || (junction.is_none() && unroll::small_layer(model, *layer, options).is_some())
     {
         return None;
     }

@@ -90,26 +90,15 @@ fn bias_argument(model: &Model, layer: usize, gradient: bool) -> TokenStream {
     }
 }
 
-/// `z = x·Wᵀ + 1·bᵀ` by the small form, or `None` when the layer is not
-/// small.
-pub(super) fn dense_forward(
-    model: &Model,
-    layer: usize,
-    input: ValueId,
-    output: ValueId,
-    options: Options,
-) -> Option<TokenStream> {
-    dense_forward_then(model, layer, input, output, None, options)
-}
-
 /// The elementwise activations a small dense layer computes in its own row
 /// loop (softmax acts on whole rows of the logits and stays apart).
 pub(super) fn fusable(activation: Activation) -> bool {
     activation != Activation::Softmax
 }
 
-/// [`dense_forward`], and, when `then` names an activation `a = f(z)` of the
-/// layer's output, `a` computed in the same pass over the rows.
+/// `z = x·Wᵀ + 1·bᵀ` by the small form and, when `then` names an activation
+/// `a = f(z)` of the layer's output, `a` computed in the same pass over the
+/// rows; `None` when the layer is not small.
 pub(super) fn dense_forward_then(
     model: &Model,
     layer: usize,
