@@ -360,7 +360,7 @@ impl<T: ::chainrule::__private::Scalar, const B: ::core::primitive::usize>
 #[allow(clippy::all, clippy::pedantic)]
 impl<T: ::chainrule::__private::Scalar> Mnist<T> {
     /// The parameter tensors' names, shapes and positions, in order.
-    const PARAMETER_INFO: [::chainrule::__private::ParamInfo<'static>; 4usize] = [
+    const PARAMETER_INFO: &'static [::chainrule::__private::ParamInfo<'static>; 4usize] = &[
         ::chainrule::__private::ParamInfo {
             name: "hidden.weight",
             shape: &[128, 784],
@@ -388,6 +388,7 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for M
     type Scalar = T;
     const TENSORS: ::core::primitive::usize = 4usize;
     const SCALARS: ::core::primitive::usize = 0 + 128 * 784 + 128 + 10 * 128 + 10;
+    const TENSOR_LENGTHS: &'static [::core::primitive::usize] = &[128 * 784, 128, 10 * 128, 10];
     #[allow(unused_variables)]
     fn visit(&self, f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &[T])) {
         let tensors: [&[T]; 4usize] = [
@@ -397,9 +398,9 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for M
             ::chainrule::__private::Matrix::as_slice(&self.output.bias),
         ];
         for (info, tensor) in
-            ::core::iter::Iterator::zip(<Mnist<T>>::PARAMETER_INFO.into_iter(), tensors)
+            ::core::iter::Iterator::zip(<Mnist<T>>::PARAMETER_INFO.iter(), tensors.iter())
         {
-            f(info, tensor);
+            f(*info, tensor);
         }
     }
     #[allow(unused_variables)]
@@ -407,16 +408,16 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for M
         &mut self,
         f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &mut [T]),
     ) {
-        let tensors: [&mut [T]; 4usize] = [
+        let mut tensors: [&mut [T]; 4usize] = [
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.hidden.weight),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.hidden.bias),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.weight),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.bias),
         ];
         for (info, tensor) in
-            ::core::iter::Iterator::zip(<Mnist<T>>::PARAMETER_INFO.into_iter(), tensors)
+            ::core::iter::Iterator::zip(<Mnist<T>>::PARAMETER_INFO.iter(), tensors.iter_mut())
         {
-            f(info, tensor);
+            f(*info, tensor);
         }
     }
 }
@@ -425,6 +426,7 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for M
     type Scalar = T;
     const TENSORS: ::core::primitive::usize = 4usize;
     const SCALARS: ::core::primitive::usize = 0 + 128 * 784 + 128 + 10 * 128 + 10;
+    const TENSOR_LENGTHS: &'static [::core::primitive::usize] = &[128 * 784, 128, 10 * 128, 10];
     #[allow(unused_variables)]
     fn visit(&self, f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &[T])) {
         let tensors: [&[T]; 4usize] = [
@@ -434,9 +436,9 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for M
             ::chainrule::__private::Matrix::as_slice(&self.output.bias),
         ];
         for (info, tensor) in
-            ::core::iter::Iterator::zip(<Mnist<T>>::PARAMETER_INFO.into_iter(), tensors)
+            ::core::iter::Iterator::zip(<Mnist<T>>::PARAMETER_INFO.iter(), tensors.iter())
         {
-            f(info, tensor);
+            f(*info, tensor);
         }
     }
     #[allow(unused_variables)]
@@ -444,16 +446,16 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for M
         &mut self,
         f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &mut [T]),
     ) {
-        let tensors: [&mut [T]; 4usize] = [
+        let mut tensors: [&mut [T]; 4usize] = [
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.hidden.weight),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.hidden.bias),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.weight),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.bias),
         ];
         for (info, tensor) in
-            ::core::iter::Iterator::zip(<Mnist<T>>::PARAMETER_INFO.into_iter(), tensors)
+            ::core::iter::Iterator::zip(<Mnist<T>>::PARAMETER_INFO.iter(), tensors.iter_mut())
         {
-            f(info, tensor);
+            f(*info, tensor);
         }
     }
 }
@@ -538,7 +540,7 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Model for Mnist<
         grads: &Self::Gradients,
         f: &mut ::chainrule::__private::UpdateFn<'_, T>,
     ) {
-        let tensors: [&mut [T]; 4usize] = [
+        let mut tensors: [&mut [T]; 4usize] = [
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.hidden.weight),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.hidden.bias),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.weight),
@@ -551,10 +553,10 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Model for Mnist<
             ::chainrule::__private::Matrix::as_slice(&grads.output.bias),
         ];
         for ((info, tensor), gradient) in ::core::iter::Iterator::zip(
-            ::core::iter::Iterator::zip(Self::PARAMETER_INFO.into_iter(), tensors),
-            gradients,
+            ::core::iter::Iterator::zip(Self::PARAMETER_INFO.iter(), tensors.iter_mut()),
+            gradients.iter(),
         ) {
-            f(info, tensor, gradient);
+            f(*info, tensor, gradient);
         }
     }
     fn graph_dot() -> ::chainrule::__private::String {
@@ -1155,7 +1157,7 @@ impl<T: ::chainrule::__private::Scalar, const B: ::core::primitive::usize>
 #[allow(clippy::all, clippy::pedantic)]
 impl<T: ::chainrule::__private::Scalar> Skip<T> {
     /// The parameter tensors' names, shapes and positions, in order.
-    const PARAMETER_INFO: [::chainrule::__private::ParamInfo<'static>; 6usize] = [
+    const PARAMETER_INFO: &'static [::chainrule::__private::ParamInfo<'static>; 6usize] = &[
         ::chainrule::__private::ParamInfo {
             name: "first.weight",
             shape: &[32, 64],
@@ -1193,6 +1195,8 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for S
     type Scalar = T;
     const TENSORS: ::core::primitive::usize = 6usize;
     const SCALARS: ::core::primitive::usize = 0 + 32 * 64 + 32 + 32 * 32 + 32 + 10 * 36 + 10;
+    const TENSOR_LENGTHS: &'static [::core::primitive::usize] =
+        &[32 * 64, 32, 32 * 32, 32, 10 * 36, 10];
     #[allow(unused_variables)]
     fn visit(&self, f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &[T])) {
         let tensors: [&[T]; 6usize] = [
@@ -1204,9 +1208,9 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for S
             ::chainrule::__private::Matrix::as_slice(&self.out.bias),
         ];
         for (info, tensor) in
-            ::core::iter::Iterator::zip(<Skip<T>>::PARAMETER_INFO.into_iter(), tensors)
+            ::core::iter::Iterator::zip(<Skip<T>>::PARAMETER_INFO.iter(), tensors.iter())
         {
-            f(info, tensor);
+            f(*info, tensor);
         }
     }
     #[allow(unused_variables)]
@@ -1214,7 +1218,7 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for S
         &mut self,
         f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &mut [T]),
     ) {
-        let tensors: [&mut [T]; 6usize] = [
+        let mut tensors: [&mut [T]; 6usize] = [
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.first.weight),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.first.bias),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.block.weight),
@@ -1223,9 +1227,9 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for S
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.out.bias),
         ];
         for (info, tensor) in
-            ::core::iter::Iterator::zip(<Skip<T>>::PARAMETER_INFO.into_iter(), tensors)
+            ::core::iter::Iterator::zip(<Skip<T>>::PARAMETER_INFO.iter(), tensors.iter_mut())
         {
-            f(info, tensor);
+            f(*info, tensor);
         }
     }
 }
@@ -1234,6 +1238,8 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for S
     type Scalar = T;
     const TENSORS: ::core::primitive::usize = 6usize;
     const SCALARS: ::core::primitive::usize = 0 + 32 * 64 + 32 + 32 * 32 + 32 + 10 * 36 + 10;
+    const TENSOR_LENGTHS: &'static [::core::primitive::usize] =
+        &[32 * 64, 32, 32 * 32, 32, 10 * 36, 10];
     #[allow(unused_variables)]
     fn visit(&self, f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &[T])) {
         let tensors: [&[T]; 6usize] = [
@@ -1245,9 +1251,9 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for S
             ::chainrule::__private::Matrix::as_slice(&self.out.bias),
         ];
         for (info, tensor) in
-            ::core::iter::Iterator::zip(<Skip<T>>::PARAMETER_INFO.into_iter(), tensors)
+            ::core::iter::Iterator::zip(<Skip<T>>::PARAMETER_INFO.iter(), tensors.iter())
         {
-            f(info, tensor);
+            f(*info, tensor);
         }
     }
     #[allow(unused_variables)]
@@ -1255,7 +1261,7 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for S
         &mut self,
         f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &mut [T]),
     ) {
-        let tensors: [&mut [T]; 6usize] = [
+        let mut tensors: [&mut [T]; 6usize] = [
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.first.weight),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.first.bias),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.block.weight),
@@ -1264,9 +1270,9 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for S
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.out.bias),
         ];
         for (info, tensor) in
-            ::core::iter::Iterator::zip(<Skip<T>>::PARAMETER_INFO.into_iter(), tensors)
+            ::core::iter::Iterator::zip(<Skip<T>>::PARAMETER_INFO.iter(), tensors.iter_mut())
         {
-            f(info, tensor);
+            f(*info, tensor);
         }
     }
 }
@@ -1394,7 +1400,7 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Model for Skip<T
         grads: &Self::Gradients,
         f: &mut ::chainrule::__private::UpdateFn<'_, T>,
     ) {
-        let tensors: [&mut [T]; 6usize] = [
+        let mut tensors: [&mut [T]; 6usize] = [
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.first.weight),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.first.bias),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.block.weight),
@@ -1411,10 +1417,10 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Model for Skip<T
             ::chainrule::__private::Matrix::as_slice(&grads.out.bias),
         ];
         for ((info, tensor), gradient) in ::core::iter::Iterator::zip(
-            ::core::iter::Iterator::zip(Self::PARAMETER_INFO.into_iter(), tensors),
-            gradients,
+            ::core::iter::Iterator::zip(Self::PARAMETER_INFO.iter(), tensors.iter_mut()),
+            gradients.iter(),
         ) {
-            f(info, tensor, gradient);
+            f(*info, tensor, gradient);
         }
     }
     fn graph_dot() -> ::chainrule::__private::String {
@@ -1861,7 +1867,7 @@ impl<T: ::chainrule::__private::Scalar, const B: ::core::primitive::usize>
 #[allow(clippy::all, clippy::pedantic)]
 impl<T: ::chainrule::__private::Scalar> TinyCnn<T> {
     /// The parameter tensors' names, shapes and positions, in order.
-    const PARAMETER_INFO: [::chainrule::__private::ParamInfo<'static>; 4usize] = [
+    const PARAMETER_INFO: &'static [::chainrule::__private::ParamInfo<'static>; 4usize] = &[
         ::chainrule::__private::ParamInfo {
             name: "conv.weight",
             shape: &[4, 1, 3, 3],
@@ -1889,6 +1895,7 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for T
     type Scalar = T;
     const TENSORS: ::core::primitive::usize = 4usize;
     const SCALARS: ::core::primitive::usize = 0 + 36 + 4 + 10 * 64 + 10;
+    const TENSOR_LENGTHS: &'static [::core::primitive::usize] = &[36, 4, 10 * 64, 10];
     #[allow(unused_variables)]
     fn visit(&self, f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &[T])) {
         let tensors: [&[T]; 4usize] = [
@@ -1898,9 +1905,9 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for T
             ::chainrule::__private::Matrix::as_slice(&self.output.bias),
         ];
         for (info, tensor) in
-            ::core::iter::Iterator::zip(<TinyCnn<T>>::PARAMETER_INFO.into_iter(), tensors)
+            ::core::iter::Iterator::zip(<TinyCnn<T>>::PARAMETER_INFO.iter(), tensors.iter())
         {
-            f(info, tensor);
+            f(*info, tensor);
         }
     }
     #[allow(unused_variables)]
@@ -1908,16 +1915,16 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for T
         &mut self,
         f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &mut [T]),
     ) {
-        let tensors: [&mut [T]; 4usize] = [
+        let mut tensors: [&mut [T]; 4usize] = [
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.conv.weight),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.conv.bias),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.weight),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.bias),
         ];
         for (info, tensor) in
-            ::core::iter::Iterator::zip(<TinyCnn<T>>::PARAMETER_INFO.into_iter(), tensors)
+            ::core::iter::Iterator::zip(<TinyCnn<T>>::PARAMETER_INFO.iter(), tensors.iter_mut())
         {
-            f(info, tensor);
+            f(*info, tensor);
         }
     }
 }
@@ -1926,6 +1933,7 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for T
     type Scalar = T;
     const TENSORS: ::core::primitive::usize = 4usize;
     const SCALARS: ::core::primitive::usize = 0 + 36 + 4 + 10 * 64 + 10;
+    const TENSOR_LENGTHS: &'static [::core::primitive::usize] = &[36, 4, 10 * 64, 10];
     #[allow(unused_variables)]
     fn visit(&self, f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &[T])) {
         let tensors: [&[T]; 4usize] = [
@@ -1935,9 +1943,9 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for T
             ::chainrule::__private::Matrix::as_slice(&self.output.bias),
         ];
         for (info, tensor) in
-            ::core::iter::Iterator::zip(<TinyCnn<T>>::PARAMETER_INFO.into_iter(), tensors)
+            ::core::iter::Iterator::zip(<TinyCnn<T>>::PARAMETER_INFO.iter(), tensors.iter())
         {
-            f(info, tensor);
+            f(*info, tensor);
         }
     }
     #[allow(unused_variables)]
@@ -1945,16 +1953,16 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Parameters for T
         &mut self,
         f: &mut dyn ::core::ops::FnMut(::chainrule::__private::ParamInfo<'_>, &mut [T]),
     ) {
-        let tensors: [&mut [T]; 4usize] = [
+        let mut tensors: [&mut [T]; 4usize] = [
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.conv.weight),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.conv.bias),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.weight),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.bias),
         ];
         for (info, tensor) in
-            ::core::iter::Iterator::zip(<TinyCnn<T>>::PARAMETER_INFO.into_iter(), tensors)
+            ::core::iter::Iterator::zip(<TinyCnn<T>>::PARAMETER_INFO.iter(), tensors.iter_mut())
         {
-            f(info, tensor);
+            f(*info, tensor);
         }
     }
 }
@@ -2060,7 +2068,7 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Model for TinyCn
         grads: &Self::Gradients,
         f: &mut ::chainrule::__private::UpdateFn<'_, T>,
     ) {
-        let tensors: [&mut [T]; 4usize] = [
+        let mut tensors: [&mut [T]; 4usize] = [
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.conv.weight),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.conv.bias),
             ::chainrule::__private::Matrix::as_mut_slice(&mut self.output.weight),
@@ -2073,10 +2081,10 @@ impl<T: ::chainrule::__private::Scalar> ::chainrule::__private::Model for TinyCn
             ::chainrule::__private::Matrix::as_slice(&grads.output.bias),
         ];
         for ((info, tensor), gradient) in ::core::iter::Iterator::zip(
-            ::core::iter::Iterator::zip(Self::PARAMETER_INFO.into_iter(), tensors),
-            gradients,
+            ::core::iter::Iterator::zip(Self::PARAMETER_INFO.iter(), tensors.iter_mut()),
+            gradients.iter(),
         ) {
-            f(info, tensor, gradient);
+            f(*info, tensor, gradient);
         }
     }
     fn graph_dot() -> ::chainrule::__private::String {

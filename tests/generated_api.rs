@@ -97,6 +97,24 @@ fn parameters_are_named_and_shaped_like_pytorch() {
 }
 
 #[test]
+fn tensor_lengths_are_the_visited_lengths() {
+    fn lengths<P: Parameters>(params: &P) -> Vec<usize> {
+        tensors(params).into_iter().map(|(_, _, n)| n).collect()
+    }
+    let mnist = Mnist::<f32>::zeros();
+    assert_eq!(<Mnist<f32> as Parameters>::TENSOR_LENGTHS, lengths(&mnist));
+    assert_eq!(
+        <MnistGradients<f32> as Parameters>::TENSOR_LENGTHS,
+        lengths(&mnist.gradients())
+    );
+    let mixed = Mixed::<f64>::zeros();
+    assert_eq!(<Mixed<f64> as Parameters>::TENSOR_LENGTHS, lengths(&mixed));
+    let mlp = Mlp::<7, f64>::zeros();
+    assert_eq!(<Mlp<7, f64> as Parameters>::TENSOR_LENGTHS, lengths(&mlp));
+    assert_eq!(<Mlp<7, f64> as Parameters>::TENSOR_LENGTHS, [21, 7, 14, 2]);
+}
+
+#[test]
 fn initialisation_is_seeded_bounded_and_zero_biased() {
     let a = Mixed::<f64>::new(42);
     assert_eq!(

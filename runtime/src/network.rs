@@ -56,6 +56,11 @@ pub trait Parameters {
     const TENSORS: usize;
     /// The total number of scalars in all tensors.
     const SCALARS: usize;
+    /// The number of entries of each tensor, in order, where they are
+    /// constants of the type (so in every network `network!` declares);
+    /// empty otherwise. Optimizers check their state against it at every
+    /// step without a call per tensor.
+    const TENSOR_LENGTHS: &'static [usize] = &[];
     /// Calls `f` on every tensor in order, with its entries row-major.
     fn visit(&self, f: &mut dyn FnMut(ParamInfo<'_>, &[Self::Scalar]));
     /// Calls `f` on every tensor in order, mutable.

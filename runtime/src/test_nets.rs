@@ -108,6 +108,7 @@ macro_rules! impl_parameters {
             type Scalar = T;
             const TENSORS: usize = 4;
             const SCALARS: usize = H * IN + H + OUT * H + OUT;
+            const TENSOR_LENGTHS: &'static [usize] = &[H * IN, H, OUT * H, OUT];
             fn visit(&self, f: &mut dyn FnMut(ParamInfo<'_>, &[T])) {
                 visit_dense(&self.hidden, "hidden", 0, f);
                 visit_dense(&self.output, "output", 2, f);

@@ -560,8 +560,9 @@ pub(super) fn trait_impls(model: &Model, names: &Names) -> TokenStream {
     let count = tensors.len();
     // One table of the tensors' names and shapes, and one array of their
     // slices per method, walked by a loop: a straight line of one call per
-    // tensor cost the type and borrow checkers ~4 ms per call site at 66
-    // tensors (rustc -Z self-profile), more than the network's passes.
+    // tensor cost rustc's type and borrow checkers ~40 ms per method at 66
+    // tensors (-Z self-profile), more than the network's passes. Optimizers
+    // check their state against `TENSOR_LENGTHS`, so no step visits.
     let mut infos = Vec::new();
     let mut slices = Vec::new();
     let mut mut_slices = Vec::new();
@@ -578,7 +579,7 @@ pub(super) fn trait_impls(model: &Model, names: &Names) -> TokenStream {
         #[allow(clippy::all, clippy::pedantic)]
         impl #generics #net_ty {
             /// The parameter tensors' names, shapes and positions, in order.
-            const PARAMETER_INFO: [#rt::ParamInfo<'static>; #count] = [#(#infos),*];
+            const PARAMETER_INFO: &'static [#rt::ParamInfo<'static>; #count] = &[#(#infos),*];
         }
     };
     let parameters = |ty: &TokenStream| {
@@ -588,18 +589,19 @@ pub(super) fn trait_impls(model: &Model, names: &Names) -> TokenStream {
                 type Scalar = T;
                 const TENSORS: ::core::primitive::usize = #count;
                 const SCALARS: ::core::primitive::usize = 0 #(+ #sizes)*;
+                const TENSOR_LENGTHS: &'static [::core::primitive::usize] = &[#(#sizes),*];
                 #[allow(unused_variables)]
                 fn visit(&self, f: &mut dyn ::core::ops::FnMut(#rt::ParamInfo<'_>, &[T])) {
                     let tensors: [&[T]; #count] = [#(#slices),*];
-                    for (info, tensor) in ::core::iter::Iterator::zip(<#net_ty>::PARAMETER_INFO.into_iter(), tensors) {
-                        f(info, tensor);
+                    for (info, tensor) in ::core::iter::Iterator::zip(<#net_ty>::PARAMETER_INFO.iter(), tensors.iter()) {
+                        f(*info, tensor);
                     }
                 }
                 #[allow(unused_variables)]
                 fn visit_mut(&mut self, f: &mut dyn ::core::ops::FnMut(#rt::ParamInfo<'_>, &mut [T])) {
-                    let tensors: [&mut [T]; #count] = [#(#mut_slices),*];
-                    for (info, tensor) in ::core::iter::Iterator::zip(<#net_ty>::PARAMETER_INFO.into_iter(), tensors) {
-                        f(info, tensor);
+                    let mut tensors: [&mut [T]; #count] = [#(#mut_slices),*];
+                    for (info, tensor) in ::core::iter::Iterator::zip(<#net_ty>::PARAMETER_INFO.iter(), tensors.iter_mut()) {
+                        f(*info, tensor);
                     }
                 }
             }
@@ -642,13 +644,13 @@ pub(super) fn trait_impls(model: &Model, names: &Names) -> TokenStream {
             }
             #[allow(unused_variables)]
             fn update_with(&mut self, grads: &Self::Gradients, f: &mut #rt::UpdateFn<'_, T>) {
-                let tensors: [&mut [T]; #count] = [#(#mut_slices),*];
+                let mut tensors: [&mut [T]; #count] = [#(#mut_slices),*];
                 let gradients: [&[T]; #count] = [#(#grad_slices),*];
                 for ((info, tensor), gradient) in ::core::iter::Iterator::zip(
-                    ::core::iter::Iterator::zip(Self::PARAMETER_INFO.into_iter(), tensors),
-                    gradients,
+                    ::core::iter::Iterator::zip(Self::PARAMETER_INFO.iter(), tensors.iter_mut()),
+                    gradients.iter(),
                 ) {
-                    f(info, tensor, gradient);
+                    f(*info, tensor, gradient);
                 }
             }
             fn graph_dot() -> #rt::String {

@@ -315,7 +315,13 @@ impl<T: Scalar> TensorState<T> {
     /// Makes the buffers (zeros) unless they already fit `net`'s tensors.
     fn fit<P: Parameters<Scalar = T> + ?Sized>(&mut self, net: &P) {
         let mut fits = self.tensors.len() == P::TENSORS;
-        if fits {
+        if fits && P::TENSOR_LENGTHS.len() == P::TENSORS {
+            fits = self
+                .tensors
+                .iter()
+                .map(Vec::len)
+                .eq(P::TENSOR_LENGTHS.iter().copied());
+        } else if fits {
             let tensors = &self.tensors;
             net.visit(&mut |info, entries| {
                 fits &= tensors.get(info.index).map(Vec::len) == Some(entries.len());

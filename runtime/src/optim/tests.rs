@@ -408,6 +408,36 @@ fn state_buffers_are_named_for_what_they_hold() {
 }
 
 #[test]
+fn a_state_made_for_other_tensor_lengths_is_made_again() {
+    // Two networks with four tensors each, of other lengths: the state's
+    // check against the tensor lengths must see that they differ.
+    let lengths = |adam: &Adam<f64>| -> Vec<usize> {
+        adam.state().buffers[0]
+            .tensors
+            .iter()
+            .map(Vec::len)
+            .collect()
+    };
+    let mut adam = Adam::<f64>::new(0.1);
+    let mut narrow = Net::zeros();
+    adam.step(&mut narrow, &MlpGradients::zeros());
+    assert_eq!(lengths(&adam), [2, 1, 1, 1]);
+    let mut wide = Mlp::<f64, 1, 2, 1>::zeros();
+    let mut grads = MlpGradients::<f64, 1, 2, 1>::zeros();
+    grads.hidden.weight.fill(1.0);
+    adam.step(&mut wide, &grads);
+    assert_eq!(lengths(&adam), [2, 2, 2, 1]);
+    // The new buffers start from zero: the same update as an optimizer
+    // whose first step (a zero gradient) was on the wide network itself.
+    let mut reference = Adam::<f64>::new(0.1);
+    let mut wide_again = Mlp::<f64, 1, 2, 1>::zeros();
+    reference.step(&mut wide_again, &MlpGradients::zeros());
+    reference.step(&mut wide_again, &grads);
+    assert_eq!(wide, wide_again);
+    assert!(wide.hidden.weight.as_slice().iter().all(|&w| w < 0.0));
+}
+
+#[test]
 fn a_state_of_another_optimizer_is_refused_and_changes_nothing() {
     let sgd_state = Sgd::<f64>::new(0.1).momentum(0.9).state();
     let mut adam = Adam::<f64>::new(0.1);
