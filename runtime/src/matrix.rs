@@ -100,8 +100,9 @@ impl<T, const R: usize, const C: usize> Drop for Matrix<T, R, C> {
 /// drop of a network's workspace (a hundred matrices at 32 layers) is a
 /// hundred calls rather than a hundred inlined deallocations for LLVM to
 /// optimise in every crate that declares a network. The C ABI tells rustc
-/// that the call cannot unwind (a deallocation does not panic), so the drop
-/// of a struct of matrices has no unwinding path per field either.
+/// that the call cannot unwind (the entries are `Scalar`s, whose drop does
+/// nothing, and a deallocation does not panic), so the drop of a struct of
+/// matrices has no unwinding path per field either.
 #[inline(never)]
 extern "C" fn release<T>(data: &mut ManuallyDrop<Box<[T]>>) {
     // SAFETY: called only from `Matrix::drop`, once; the matrix, and so

@@ -285,9 +285,8 @@ pub(super) fn inherent_impl(model: &Model, names: &Names, options: Options) -> T
 
             #[doc = #new_doc]
             #[must_use]
-            // Called once: inlining its one call per layer into the caller
-            // only costs compile time (40 ms of MIR optimisation at 33
-            // layers, rustc -Z self-profile).
+            // Called once: inlined, its calls (one per layer) would be
+            // optimised again inside every caller.
             #[inline(never)]
             pub fn new(seed: ::core::primitive::u64) -> Self {
                 #nonzero_use
